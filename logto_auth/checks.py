@@ -1,0 +1,109 @@
+"""System checks: misconfiguration is reported by ``manage.py check``, not at sign-in."""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.parse
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from logto_auth.conf import DEFAULTS, REQUIRED, logto_settings
+
+MIDDLEWARE = "logto_auth.middleware.LogtoMiddleware"
+SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+BACKEND = "logto_auth.backends.LogtoBackend"
+
+
+@register(Tags.security, Tags.compatibility)
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key, message in logto_settings.problems():
+        if key == "LOGTO":
+            check_id, hint = "logto_auth.E001", "Add LOGTO = {'ENDPOINT': ..., 'APP_ID': ..., 'APP_SECRET': ...}."
+        elif key in REQUIRED:
+            check_id, hint = "logto_auth.E002", "Copy it from the application's page in the Logto Console."
+        elif key not in DEFAULTS:
+            check_id, hint = "logto_auth.E003", f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+        else:
+            check_id, hint = "logto_auth.E004", "See the settings table in the README."
+        messages.append(Error(message, hint=hint, id=check_id))
+    return messages
+
+
+@register(Tags.security)
+def check_endpoint_https(**kwargs: Any) -> list[CheckMessage]:
+    endpoint = logto_settings.raw.get("ENDPOINT")
+    if settings.DEBUG or not isinstance(endpoint, str) or not endpoint:
+        return []
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme == "https" or _is_loopback(parts.hostname or ""):
+        return []
+    return [
+        Error(
+            f"LOGTO['ENDPOINT'] ({endpoint}) is not https while DEBUG is off.",
+            hint="Tokens and codes would cross the network in clear text: use https.",
+            id="logto_auth.E008",
+        )
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@register(Tags.compatibility)
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE not in middleware:
+        return [
+            Error(
+                f"'{MIDDLEWARE}' is not in MIDDLEWARE.",
+                hint="Add it after SessionMiddleware and AuthenticationMiddleware.",
+                id="logto_auth.E005",
+            )
+        ]
+    if SESSION_MIDDLEWARE in middleware and middleware.index(SESSION_MIDDLEWARE) > middleware.index(
+        MIDDLEWARE
+    ):
+        return [
+            Error(
+                f"'{MIDDLEWARE}' comes before '{SESSION_MIDDLEWARE}'.",
+                hint="Move LogtoMiddleware after SessionMiddleware: it reads the session.",
+                id="logto_auth.E006",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_backend(**kwargs: Any) -> list[CheckMessage]:
+    if BACKEND in settings.AUTHENTICATION_BACKENDS:
+        return []
+    return [
+        Error(
+            f"'{BACKEND}' is not in AUTHENTICATION_BACKENDS.",
+            hint="Add it (keep ModelBackend too if staff also sign in with passwords).",
+            id="logto_auth.E007",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_session_engine(**kwargs: Any) -> list[CheckMessage]:
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies":
+        return []
+    return [
+        Warning(
+            "SESSION_ENGINE is signed_cookies: Logto tokens may not fit in a cookie.",
+            hint="Browsers drop cookies over about 4 KB; a user with many organizations or "
+            "roles then signs in and is signed out at once. Use database or cache sessions.",
+            id="logto_auth.W001",
+        )
+    ]

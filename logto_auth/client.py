@@ -1,0 +1,330 @@
+"""The only module that imports the ``logto`` SDK.
+
+It builds a client per request on our storage, reuses the provider metadata cached by
+``tokens.py`` (so no discovery fetch per client), validates every ID token strictly
+before anything is stored, bounds each provider call with ``LOGTO['TIMEOUT']`` and maps
+every SDK, aiohttp, PyJWT and pydantic error to a ``LogtoError`` with an HTTP status.
+The SDK's coroutines run through ``async_to_sync``; the session is loaded before that,
+so nothing inside them touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import aiohttp
+import jwt
+import pydantic
+from asgiref.sync import async_to_sync, sync_to_async
+from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
+from logto.models.oidc import OidcProviderMetadata
+from logto.OidcCore import OidcCore
+
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import (
+    InvalidToken,
+    LogtoError,
+    ProviderError,
+    ProviderUnavailable,
+    SignInError,
+    TokenExpired,
+)
+from logto_auth.storage import DictStorage, SessionStorage
+from logto_auth.tokens import fetch_json, provider, validate_id_token
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.http import HttpRequest
+    from logto.models.response import TokenResponse
+
+logger = logging.getLogger(__name__)
+
+Storage.register(DictStorage)
+Storage.register(SessionStorage)
+
+PENDING_KEY = "_logto_pending"
+PENDING_TTL = 600  # seconds a sign-in may take at the provider
+PENDING_MAX = 8  # sign-ins pending at once in one session (tabs)
+OAUTH_USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _config() -> LogtoConfig:
+    scopes: list[Any] = []
+    for scope in logto_settings.scopes:
+        # The SDK recognises the organizations scope only as its enum member.
+        try:
+            scopes.append(UserInfoScope(scope))
+        except ValueError:
+            scopes.append(scope)
+    return LogtoConfig(
+        endpoint=logto_settings.endpoint,
+        appId=logto_settings.app_id,
+        appSecret=logto_settings.app_secret,
+        prompt=logto_settings.prompt,
+        resources=logto_settings.resources,
+        scopes=scopes,
+    )
+
+
+_core: tuple[dict[str, Any], OidcCore] | None = None
+
+
+def _oidc_core() -> OidcCore:
+    """Return an ``OidcCore`` over the cached metadata, building one only when it changes."""
+    global _core
+    metadata = provider().metadata()
+    if _core is None or _core[0] is not metadata:
+        try:
+            _core = (metadata, OidcCore(OidcProviderMetadata(**metadata)))
+        except pydantic.ValidationError as error:
+            raise ProviderError("The sign-in service sent an incomplete discovery document.") from error
+    return _core[1]
+
+
+class _Client(LogtoClient):  # type: ignore[misc]
+    """``LogtoClient`` that shares provider metadata and validates ID tokens strictly."""
+
+    def __init__(self, storage: Any, nonce: str | None = None) -> None:
+        super().__init__(_config(), storage)
+        self._oidcCore = _oidc_core()
+        self._nonce = nonce
+
+    async def _handleTokenResponse(self, resource: str, tokenResponse: TokenResponse) -> None:
+        id_token = tokenResponse.id_token
+        if id_token is None and self._nonce is not None:
+            # The SDK would "succeed" without any identity at all.
+            raise ProviderError("The sign-in service returned no ID token.")
+        if id_token is not None:
+            claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
+            previous = self._storage.get("idToken")
+            if previous is not None and self._nonce is None:
+                before = jwt.decode(previous, options={"verify_signature": False})
+                if before.get("sub") != claims["sub"]:
+                    raise InvalidToken("The refreshed ID token is for another user.")
+            self._storage.set("idToken", id_token)
+        if tokenResponse.refresh_token is not None:
+            self._storage.set("refreshToken", tokenResponse.refresh_token)
+        self._setAccessToken(resource, tokenResponse.access_token, tokenResponse.expires_in)
+
+
+def _oauth_error(error: LogtoException) -> str | None:
+    """Return the OAuth ``error`` code inside an SDK exception carrying a response body."""
+    try:
+        body = json.loads(str(error))
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
+    timeout = logto_settings.timeout
+
+    async def bounded() -> T:
+        async with asyncio.timeout(timeout):
+            return await call(*args, **kwargs)
+
+    try:
+        return async_to_sync(bounded)()
+    except LogtoError:
+        raise
+    except TimeoutError as error:
+        logger.warning("Provider call timed out after %ss", timeout)
+        raise ProviderUnavailable("The sign-in service did not answer in time.") from error
+    except aiohttp.ClientConnectionError as error:
+        logger.warning("Provider unreachable: %s", error)
+        raise ProviderUnavailable("The sign-in service could not be reached.") from error
+    except LogtoException as error:
+        code = _oauth_error(error)
+        logger.warning("Provider refused the request: %s", error)
+        if code in OAUTH_USER_ERRORS:
+            raise SignInError(f"The sign-in service refused the request ({code}).") from error
+        raise ProviderError("The sign-in service refused the request.") from error
+    except (aiohttp.ClientError, pydantic.ValidationError, jwt.PyJWTError, ValueError) as error:
+        logger.warning("Unexpected answer from the provider: %r", error)
+        raise ProviderError("The sign-in service sent an unexpected answer.") from error
+
+
+@dataclass
+class SignInResult:
+    claims: dict[str, Any]
+    tokens: dict[str, str]
+    next_url: str
+
+
+def begin_sign_in(
+    session: SessionBase,
+    redirect_uri: str,
+    next_url: str,
+    *,
+    interaction_mode: str | None = None,
+    extra_params: dict[str, str] | None = None,
+) -> str:
+    """Record a pending sign-in keyed by its ``state`` and return the authorization URL."""
+    buffer = DictStorage()
+    # A buffer, not the session: the SDK's signIn() deletes the current tokens, and the
+    # user stays signed in until this new sign-in actually completes.
+    url = _run(_Client(buffer).signIn, redirect_uri, interaction_mode)
+    sdk_session = buffer.get("signInSession")
+    assert sdk_session is not None
+    nonce = secrets.token_urlsafe(24)
+    state = json.loads(sdk_session)["state"]
+    pending = _live_pending(session)
+    pending[state] = {"sdk": sdk_session, "nonce": nonce, "next": next_url, "at": time.time()}
+    # Keep the newest few so that a bot cannot grow the session without bound.
+    session[PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1]["at"])[-PENDING_MAX:])
+    return f"{url}&{urllib.parse.urlencode({'nonce': nonce, **(extra_params or {})})}"
+
+
+def _live_pending(session: SessionBase) -> dict[str, dict[str, Any]]:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return {}
+    oldest = time.time() - PENDING_TTL
+    return {state: entry for state, entry in pending.items() if entry.get("at", 0) > oldest}
+
+
+def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
+    """Exchange the callback's code for tokens; nothing is stored in the session here.
+
+    The pending sign-in is consumed first, so a callback can never be replayed.
+    """
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(callback_url).query)
+    state = query.get("state", [""])[0]
+    pending = _live_pending(session)
+    entry = pending.pop(state, None) if state else None
+    if entry is None:
+        raise SignInError("This sign-in link has expired or was already used. Please sign in again.")
+    if pending:
+        session[PENDING_KEY] = pending
+    else:
+        session.pop(PENDING_KEY, None)
+
+    if "error" in query:
+        error = query["error"][0]
+        logger.info("Sign-in ended at the provider with error %r", error)
+        if error == "access_denied":
+            raise SignInError("Sign-in was cancelled.")
+        raise SignInError(f"The sign-in service reported an error ({error}).")
+    _check_issuer(query.get("iss", [None])[0])
+
+    buffer = DictStorage({"signInSession": entry["sdk"]})
+    _run(_Client(buffer, nonce=entry["nonce"]).handleSignInCallback, callback_url)
+    id_token = buffer.get("idToken")
+    assert id_token is not None
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    return SignInResult(claims=claims, tokens=buffer.values, next_url=entry["next"])
+
+
+def _check_issuer(iss: str | None) -> None:
+    """Apply RFC 9207: the authorization response names the issuer that sent it."""
+    supported = provider().metadata().get("authorization_response_iss_parameter_supported")
+    if iss is None and not supported:
+        return
+    if iss != logto_settings.issuer:
+        logger.warning("Callback issuer %r is not %r", iss, logto_settings.issuer)
+        raise SignInError("This sign-in response does not come from the configured sign-in service.")
+
+
+def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
+    """Forget the Logto tokens and return the provider's end-session URL.
+
+    Without Logto tokens in the session there is no Logto session to end: return
+    ``post_logout_redirect_uri`` itself, without a provider call.
+    """
+    storage = SessionStorage(session)
+    id_token = storage.get("idToken")
+    if id_token is None:
+        return post_logout_redirect_uri
+    url = _run(_Client(storage).signOut, post_logout_redirect_uri)
+    return f"{url}&{urllib.parse.urlencode({'id_token_hint': id_token})}"
+
+
+def store_tokens(session: SessionBase, tokens: dict[str, str]) -> None:
+    """Put the tokens of a completed sign-in into the session (after ``login()``)."""
+    SessionStorage(session).update(tokens)
+
+
+class LogtoContext:
+    """``request.logto``: the signed-in user's Logto side, read lazily from the session."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def _storage(self) -> SessionStorage:
+        return SessionStorage(self._request.session)
+
+    @property
+    def id_token(self) -> str | None:
+        return self._storage.get("idToken")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.id_token is not None
+
+    @cached_property
+    def claims(self) -> dict[str, Any]:
+        """The claims of the stored ID token (validated when it was stored); ``{}`` if none."""
+        token = self.id_token
+        if token is None:
+            return {}
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        return claims
+
+    @property
+    def sub(self) -> str | None:
+        return self.claims.get("sub")
+
+    def get_access_token(self, resource: str = "") -> str | None:
+        """Return an access token for ``resource``, refreshing it when expired.
+
+        ``None`` when the user is not signed in with Logto. Raises ``TokenExpired`` (and
+        forgets the tokens) when the provider no longer honours the refresh token.
+        """
+        if not self.is_authenticated:
+            return None
+        return self._refreshing(_Client(self._storage).getAccessToken, resource)
+
+    def get_organization_token(self, organization_id: str) -> str | None:
+        """Return an access token for a Logto organization, refreshing it when expired."""
+        if not self.is_authenticated:
+            return None
+        return self._refreshing(_Client(self._storage).getOrganizationToken, organization_id)
+
+    def fetch_user_info(self) -> dict[str, Any]:
+        """Fetch the userinfo endpoint: every claim, including Logto's extended ones.
+
+        One provider call (two when the access token must be refreshed); not cached.
+        The SDK's own ``fetchUserInfo`` drops the claims its model does not name
+        (``roles``, ``organization_data``), so the request is made here.
+        """
+        token = self.get_access_token()
+        if token is None:
+            return {}
+        endpoint = provider().metadata()["userinfo_endpoint"]
+        info = fetch_json(endpoint, headers={"Authorization": f"Bearer {token}"})
+        if not isinstance(info, dict) or info.get("sub") != self.sub:
+            raise ProviderError("The sign-in service sent userinfo for another user.")
+        return info
+
+    def _refreshing(self, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return _run(call, *args, **kwargs)
+        except (SignInError, InvalidToken) as error:
+            logger.info("Logto session ended for %s: %s", self.sub, error)
+            self._storage.clear()
+            raise TokenExpired("Your sign-in has expired. Please sign in again.") from error

@@ -1,0 +1,49 @@
+"""Errors raised by logto_auth, each knowing the HTTP status it deserves."""
+
+from __future__ import annotations
+
+
+class LogtoError(Exception):
+    """Base class: ``str(error)`` is safe to show to the user."""
+
+    status = 400
+    title = "Sign-in failed"
+
+
+class SignInError(LogtoError):
+    """The browser brought back a callback we cannot accept (state, error, replay)."""
+
+
+class ProviderError(LogtoError):
+    """The provider answered, but not with something we can accept."""
+
+    status = 502
+    title = "The sign-in service gave an unexpected answer"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached in time."""
+
+    status = 503
+    title = "The sign-in service is unavailable"
+
+
+class InvalidToken(LogtoError):
+    """A JWT failed validation (signature, issuer, audience, times, claims)."""
+
+    status = 401
+    title = "Invalid token"
+
+
+class TokenExpired(LogtoError):
+    """The Logto session can no longer be refreshed; the user must sign in again."""
+
+    status = 401
+    title = "Your sign-in has expired"
+
+
+class AccessDenied(LogtoError):
+    """The Logto user is known to the provider but may not sign in to this site."""
+
+    status = 403
+    title = "Access denied"

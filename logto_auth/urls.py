@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from logto_auth import views
+
+app_name = "logto_auth"
+
+urlpatterns = [
+    path("sign-in/", views.SignInView.as_view(), name="sign_in"),
+    path("sign-up/", views.SignUpView.as_view(), name="sign_up"),
+    path("callback/", views.CallbackView.as_view(), name="callback"),
+    path("sign-out/", views.SignOutView.as_view(), name="sign_out"),
+]

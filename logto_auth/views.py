@@ -1,0 +1,147 @@
+"""Sign-in, sign-up, callback and sign-out: thin views over ``client.py``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+
+from logto_auth import client
+from logto_auth.exceptions import AccessDenied, LogtoError, SignInError
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse, QueryDict
+
+logger = logging.getLogger(__name__)
+
+# Logto's sign-in parameters a link to the sign-in view may pass on, with what they accept.
+PASS_THROUGH: dict[str, re.Pattern[str]] = {
+    "interaction_mode": re.compile(r"signIn|signUp"),
+    "first_screen": re.compile(
+        r"sign_in|register|reset_password|identifier:sign_in|identifier:register|single_sign_on"
+    ),
+    "direct_sign_in": re.compile(r"[a-z]+:[\w.:-]{1,128}"),
+    "login_hint": re.compile(r"[^\x00-\x1f]{1,256}"),
+    "identifier": re.compile(r"(email|phone|username)( (email|phone|username)){0,2}"),
+    "organization_id": re.compile(r"[\w-]{1,128}"),
+    "ui_locales": re.compile(r"[A-Za-z0-9_ -]{1,64}"),
+}
+
+
+def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
+    """Render the readable error page for ``error`` with its HTTP status."""
+    logger.warning("%s %s: %s (%s)", request.method, request.path, error, type(error).__name__)
+    context = {"title": error.title, "message": str(error), "status": error.status}
+    return render(request, "logto_auth/error.html", context, status=error.status)
+
+
+def safe_next_url(request: HttpRequest) -> str:
+    """Return ``next`` when it stays on this site, else ``LOGIN_REDIRECT_URL``."""
+    candidate = request.GET.get("next", "").strip()
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def pass_through_params(query: QueryDict) -> dict[str, str]:
+    """Return the allow-listed Logto parameters of ``query``; 400 on a malformed one."""
+    params = {}
+    for name, pattern in PASS_THROUGH.items():
+        value = query.get(name)
+        if value is None:
+            continue
+        if not pattern.fullmatch(value):
+            raise SignInError(f"The sign-in parameter {name!r} has an invalid value.")
+        params[name] = value
+    return params
+
+
+@method_decorator(never_cache, name="dispatch")
+class LogtoView(View):
+    """Base view: a ``LogtoError`` becomes its error page, never a 500."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except LogtoError as error:
+            return error_response(request, error)
+
+
+class SignInView(LogtoView):
+    """Send the browser to Logto's sign-in page."""
+
+    http_method_names = ["get", "head", "options"]
+    #: Parameters this view always adds (a link's own values win).
+    default_params: dict[str, str] = {}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        params = {**self.default_params, **pass_through_params(request.GET)}
+        url = client.begin_sign_in(
+            request.session,
+            request.build_absolute_uri(reverse("logto_auth:callback")),
+            safe_next_url(request),
+            interaction_mode=params.pop("interaction_mode", None),
+            extra_params=params,
+        )
+        return HttpResponseRedirect(url)
+
+
+class SignUpView(SignInView):
+    """Send the browser to Logto's registration screen."""
+
+    # interaction_mode=signUp is the older spelling that Logto before 1.15 understands.
+    default_params = {"first_screen": "register", "interaction_mode": "signUp"}
+
+
+class CallbackView(LogtoView):
+    """Finish the sign-in that Logto redirected back from, then sign in to Django."""
+
+    http_method_names = ["get", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        result = client.finish_sign_in(request.session, request.build_absolute_uri())
+        user = authenticate(request, logto_claims=result.claims)
+        if user is None:
+            raise AccessDenied("Your account may not sign in to this site.")
+        # login() rotates the session key, or flushes the session when another user was
+        # signed in; the tokens go in afterwards so that they survive either.
+        login(request, user)
+        client.store_tokens(request.session, result.tokens)
+        return HttpResponseRedirect(result.next_url)
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class SignOutView(LogtoView):
+    """GET shows a confirmation form; POST signs out of the site and of Logto."""
+
+    http_method_names = ["get", "post", "options"]
+    template_name = "logto_auth/sign_out.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
+        try:
+            url = client.sign_out_url(request.session, target)
+        except LogtoError as error:
+            logout(request)
+            raise type(error)(
+                f"You are signed out of this site, but your Logto session could not be ended: "
+                f"{error}"
+            ) from error
+        logout(request)
+        return HttpResponseRedirect(url)
