@@ -23,7 +23,7 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise RuntimeError("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off.")
-    SECRET_KEY = "django-insecure-demo-key-only-for-local-development"  # noqa: S105
+    SECRET_KEY = "django-insecure-demo-key-only-for-local-development"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]", sep=",")
 
 INSTALLED_APPS = [

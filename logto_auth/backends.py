@@ -13,7 +13,7 @@ from django.utils import timezone
 from logto_auth.models import LogtoIdentity
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
     from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class LogtoBackend(ModelBackend):
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None
-    ) -> AbstractBaseUser | None:
+    ) -> User | None:
         if not logto_claims or not isinstance(logto_claims.get("sub"), str):
             return None
         found = self.get_or_create_user(logto_claims)
@@ -64,11 +64,11 @@ class LogtoBackend(ModelBackend):
             # Two first sign-ins of one Logto user raced; the other one created it.
             return LogtoIdentity.objects.select_related("user").get(sub=sub), False
 
-    def create_user(self, claims: dict[str, Any]) -> AbstractBaseUser:
+    def create_user(self, claims: dict[str, Any]) -> User:
         """Create the Django user for a new Logto user, with an unusable password."""
         user_model = get_user_model()
         username = self.make_username(claims)
-        user: AbstractBaseUser = user_model._default_manager.create_user(  # type: ignore[attr-defined]
+        user: User = user_model._default_manager.create_user(
             **{user_model.USERNAME_FIELD: username}
         )
         return user
@@ -91,10 +91,10 @@ class LogtoBackend(ModelBackend):
     def configure_user(
         self,
         request: HttpRequest | None,
-        user: AbstractBaseUser,
+        user: User,
         claims: dict[str, Any],
         created: bool,
-    ) -> AbstractBaseUser:
+    ) -> User:
         """By default, copy name and email from the claims; return the user.
 
         Runs at every sign-in. Logto sends unset profile claims as ``null``: they become

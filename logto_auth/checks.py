@@ -21,9 +21,15 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for key, message in logto_settings.problems():
         if key == "LOGTO":
-            check_id, hint = "logto_auth.E001", "Add LOGTO = {'ENDPOINT': ..., 'APP_ID': ..., 'APP_SECRET': ...}."
+            check_id, hint = (
+                "logto_auth.E001",
+                "Add LOGTO = {'ENDPOINT': ..., 'APP_ID': ..., 'APP_SECRET': ...}.",
+            )
         elif key in REQUIRED:
-            check_id, hint = "logto_auth.E002", "Copy it from the application's page in the Logto Console."
+            check_id, hint = (
+                "logto_auth.E002",
+                "Copy it from the application's page in the Logto Console.",
+            )
         elif key not in DEFAULTS:
             check_id, hint = "logto_auth.E003", f"Valid keys: {', '.join(sorted(DEFAULTS))}."
         else:

@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -42,6 +41,8 @@ from logto_auth.storage import DictStorage, SessionStorage
 from logto_auth.tokens import fetch_json, provider, validate_id_token
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from django.contrib.sessions.backends.base import SessionBase
     from django.http import HttpRequest
     from logto.models.response import TokenResponse
@@ -89,7 +90,9 @@ def _oidc_core() -> OidcCore:
         try:
             _core = (metadata, OidcCore(OidcProviderMetadata(**metadata)))
         except pydantic.ValidationError as error:
-            raise ProviderError("The sign-in service sent an incomplete discovery document.") from error
+            raise ProviderError(
+                "The sign-in service sent an incomplete discovery document."
+            ) from error
     return _core[1]
 
 
@@ -207,7 +210,9 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     pending = _live_pending(session)
     entry = pending.pop(state, None) if state else None
     if entry is None:
-        raise SignInError("This sign-in link has expired or was already used. Please sign in again.")
+        raise SignInError(
+            "This sign-in link has expired or was already used. Please sign in again."
+        )
     if pending:
         session[PENDING_KEY] = pending
     else:
@@ -236,7 +241,9 @@ def _check_issuer(iss: str | None) -> None:
         return
     if iss != logto_settings.issuer:
         logger.warning("Callback issuer %r is not %r", iss, logto_settings.issuer)
-        raise SignInError("This sign-in response does not come from the configured sign-in service.")
+        raise SignInError(
+            "This sign-in response does not come from the configured sign-in service."
+        )
 
 
 def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
@@ -297,13 +304,16 @@ class LogtoContext:
         """
         if not self.is_authenticated:
             return None
-        return self._refreshing(_Client(self._storage).getAccessToken, resource)
+        token: str | None = self._refreshing(_Client(self._storage).getAccessToken, resource)
+        return token
 
     def get_organization_token(self, organization_id: str) -> str | None:
         """Return an access token for a Logto organization, refreshing it when expired."""
         if not self.is_authenticated:
             return None
-        return self._refreshing(_Client(self._storage).getOrganizationToken, organization_id)
+        client = _Client(self._storage)
+        token: str | None = self._refreshing(client.getOrganizationToken, organization_id)
+        return token
 
     def fetch_user_info(self) -> dict[str, Any]:
         """Fetch the userinfo endpoint: every claim, including Logto's extended ones.

@@ -92,7 +92,7 @@ class Settings:
         """Return ``(key, message)`` for each invalid value in ``settings.LOGTO``."""
         if not hasattr(django_settings, "LOGTO"):
             return [("LOGTO", "settings.LOGTO is not set.")]
-        raw = getattr(django_settings, "LOGTO")
+        raw = django_settings.LOGTO
         if not isinstance(raw, dict):
             return [("LOGTO", "settings.LOGTO must be a dict.")]
         found: list[tuple[str, str]] = []

@@ -19,15 +19,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.core.cache import cache
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, ProviderError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +95,9 @@ class ProviderCache:
         digest = hashlib.sha256(self.issuer.encode()).hexdigest()[:16]
         return f"logto_auth:{kind}:{digest}"
 
-    def _get(self, kind: str, fetch: Callable[[], dict[str, Any]], *, force: bool = False) -> dict[str, Any]:
+    def _get(
+        self, kind: str, fetch: Callable[[], dict[str, Any]], *, force: bool = False
+    ) -> dict[str, Any]:
         entry = self._entries.get(kind)
         if not force and entry and entry.expires_at > time.monotonic():
             return entry.value

@@ -21,7 +21,7 @@ from logto_auth import client
 from logto_auth.exceptions import AccessDenied, LogtoError, SignInError
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse, QueryDict
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def pass_through_params(query: QueryDict) -> dict[str, str]:
 class LogtoView(View):
     """Base view: a ``LogtoError`` becomes its error page, never a 500."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return super().dispatch(request, *args, **kwargs)
         except LogtoError as error:

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,18 +14,40 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LogtoIdentity',
+            name="LogtoIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sub', models.CharField(max_length=255, unique=True, verbose_name='Logto user ID')),
-                ('claims', models.JSONField(blank=True, default=dict, help_text='The ID token claims of the last sign-in.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='logto_identity', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sub",
+                    models.CharField(max_length=255, unique=True, verbose_name="Logto user ID"),
+                ),
+                (
+                    "claims",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="The ID token claims of the last sign-in.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logto_identity",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Logto identity',
-                'verbose_name_plural': 'Logto identities',
+                "verbose_name": "Logto identity",
+                "verbose_name_plural": "Logto identities",
             },
         ),
     ]

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client
+
+from logto_auth.tokens import provider
+from tests.devprovider import DevProvider
+
+
+@pytest.fixture(scope="session")
+def dev_provider() -> Iterator[DevProvider]:
+    """The real development provider, one process for the whole test session."""
+    started = DevProvider().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(autouse=True)
+def logto_settings(dev_provider: DevProvider, settings: Any) -> dict[str, Any]:
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": dev_provider.url}
+    return settings.LOGTO  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def cold_provider(logto_settings: dict[str, Any]) -> None:
+    """Start the test with no provider metadata or keys cached anywhere."""
+    provider().forget()
+
+
+class Site:
+    """The Django site seen through its WSGI or its ASGI handler."""
+
+    def __init__(self, kind: str, **defaults: Any) -> None:
+        self.kind = kind
+        self.client = Client(**defaults) if kind == "wsgi" else AsyncClient(**defaults)
+
+    def get(self, path: str, data: Any = None, **extra: Any) -> Any:
+        if self.kind == "wsgi":
+            return self.client.get(path, data, **extra)
+        return async_to_sync(self.client.get)(path, data, **extra)  # type: ignore[arg-type]
+
+    def post(self, path: str, data: Any = None, **extra: Any) -> Any:
+        if self.kind == "wsgi":
+            return self.client.post(path, data, **extra)
+        return async_to_sync(self.client.post)(path, data, **extra)  # type: ignore[arg-type]
+
+    @property
+    def session(self) -> Any:
+        return self.client.session
+
+    def sign_in_url(self, path: str = "/logto/sign-in/", **params: str) -> str:
+        response = self.get(path, params)
+        assert response.status_code == 302, response.content
+        return str(response["Location"])
+
+    def callback(self, provider_redirect: str) -> Any:
+        parts = urllib.parse.urlsplit(provider_redirect)
+        assert parts.path == "/logto/callback/", provider_redirect
+        return self.get(f"{parts.path}?{parts.query}")
+
+    def sign_in(self, dev: DevProvider, username: str = "alice", **params: str) -> Any:
+        """Sign in through the provider's login page; return the callback's response."""
+        return self.callback(dev.authorize(self.sign_in_url(**params), username))
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def site(request: pytest.FixtureRequest, db: None) -> Site:
+    return Site(request.param)
+
+
+@pytest.fixture
+def wsgi_site(db: None) -> Site:
+    return Site("wsgi")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Fail any outgoing connection; yields the list of attempted addresses."""
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise AssertionError(f"unexpected network call to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+@pytest.fixture(params=["db", "cache"])
+def session_engine(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a test with database sessions and again with cache sessions."""
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
+    return str(request.param)

@@ -1,0 +1,166 @@
+"""Drive the development provider (``devprovider/``) from tests: start it, sign in on its
+login page over plain HTTP, and read its debug endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
+
+
+class DevProvider:
+    def __init__(self, port: int = 0, **env: str) -> None:
+        self.requested_port = port
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/oidc"
+
+    def start(self) -> DevProvider:
+        env = {**os.environ, "DEV_PROVIDER_PORT": str(self.requested_port), **self.env}
+        self.process = subprocess.Popen(
+            ["node", str(ROOT / "devprovider" / "server.js")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            found = re.match(r"Logto dev provider listening on (http://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                break
+        else:
+            raise RuntimeError("The dev provider did not start:\n" + "".join(self.output))
+        # Keep draining its log so that it never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    # Debug endpoints
+    def _debug(self, name: str, method: str = "GET") -> object:
+        response = requests.request(method, f"{self.url}/__dev__/{name}", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def counters(self) -> dict[str, int]:
+        return self._debug("counters")  # type: ignore[return-value]
+
+    def calls(self) -> int:
+        """Provider requests served for OpenID endpoints (everything under /oidc)."""
+        return sum(n for path, n in self.counters().items() if path.startswith("/oidc"))
+
+    def auth_requests(self) -> list[dict[str, object]]:
+        return self._debug("auth-requests")  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        self._debug("reset", "POST")
+
+    def rotate_keys(self) -> None:
+        self._debug("rotate-keys", "POST")
+
+    # The login page, as a browser would use it
+    def authorize(self, auth_url: str, username: str = "alice", password: str | None = None) -> str:
+        """Sign in at ``auth_url`` and return the URL the provider redirects back to."""
+        http = requests.Session()
+        url = auth_url
+        for _ in range(10):
+            response = http.get(url, allow_redirects=False, timeout=10)
+            if response.status_code == 200:
+                break
+            url = urllib.parse.urljoin(url, response.headers["Location"])
+        else:
+            raise AssertionError(f"No login page reached from {auth_url}")
+        form = parse_form(response.text)
+        data = {**form.fields, "username": username, "password": password or PASSWORDS[username]}
+        url = urllib.parse.urljoin(url, form.action)
+        response = http.post(url, data=data, allow_redirects=False, timeout=10)
+        for _ in range(10):
+            assert response.status_code in (302, 303), response.text
+            url = urllib.parse.urljoin(url, response.headers["Location"])
+            if not url.startswith(self.url):
+                return url
+            response = http.get(url, allow_redirects=False, timeout=10)
+        raise AssertionError("The provider never redirected back")
+
+    def end_session(self, url: str) -> str:
+        """Follow the provider's end-session page (its form) and return where it sends us."""
+        http = requests.Session()
+        response = http.get(url, allow_redirects=False, timeout=10)
+        assert response.status_code == 200, response.text
+        form = parse_form(response.text)
+        target = urllib.parse.urljoin(url, form.action)
+        response = http.post(target, data=form.fields, allow_redirects=False, timeout=10)
+        for _ in range(5):
+            assert response.status_code in (302, 303), response.text
+            target = urllib.parse.urljoin(target, response.headers["Location"])
+            if not target.startswith(self.url):
+                return target
+            response = http.get(target, allow_redirects=False, timeout=10)
+        raise AssertionError("The provider never redirected back after sign-out")
+
+
+class Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form" and not self.action:
+            self.action = values.get("action") or ""
+            self._in_form = True
+        elif tag == "input" and self._in_form and values.get("name"):
+            self.fields[values["name"] or ""] = values.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+
+
+def parse_form(html: str) -> Form:
+    form = Form()
+    form.feed(html)
+    assert form.action, f"No form in page:\n{html[:500]}"
+    return form
+
+
+@contextmanager
+def users_file_with(changes: dict[str, dict[str, object]], path: Path) -> Iterator[Path]:
+    """Write a copy of the demo users with ``changes`` applied per username."""
+    users = json.loads((ROOT / "devprovider" / "users.json").read_text())
+    for user in users:
+        user.update(changes.get(user["username"], {}))
+    path.write_text(json.dumps(users))
+    yield path

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import registry
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from logto_auth import checks
+
+VALID = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "app", "APP_SECRET": "secret"}
+
+
+def ids(**kwargs: Any) -> list[str]:
+    found = []
+    for check in registry.registry.get_checks():
+        if check.__module__ == checks.__name__:
+            found += [message.id for message in check(app_configs=None)]
+    return found
+
+
+def test_checks_are_bound() -> None:
+    bound = {getattr(check, "__name__", "") for check in registry.registry.get_checks()}
+    assert {
+        "check_settings",
+        "check_endpoint_https",
+        "check_middleware",
+        "check_backend",
+        "check_session_engine",
+    } <= bound
+
+
+def test_valid_configuration_has_no_messages(settings: Any) -> None:
+    settings.LOGTO = VALID
+    assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("logto", "expected"),
+    [
+        (None, "logto_auth.E001"),
+        ("https://tenant.logto.app", "logto_auth.E001"),
+        ({**VALID, "ENDPOINT": ""}, "logto_auth.E002"),
+        ({k: v for k, v in VALID.items() if k != "APP_ID"}, "logto_auth.E002"),
+        ({k: v for k, v in VALID.items() if k != "APP_SECRET"}, "logto_auth.E002"),
+        ({**VALID, "APP_SECRETS": "typo"}, "logto_auth.E003"),
+        ({**VALID, "SCOPES": "email roles"}, "logto_auth.E004"),
+        ({**VALID, "TIMEOUT": 0}, "logto_auth.E004"),
+        ({**VALID, "PROMPT": "none"}, "logto_auth.E004"),
+    ],
+)
+def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:
+    if logto is None:
+        del settings.LOGTO
+    else:
+        settings.LOGTO = logto
+
+    assert expected in ids()
+    with pytest.raises(SystemCheckError, match=expected):
+        call_command("check")
+
+
+def test_http_endpoint_without_debug_is_an_error(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.LOGTO = {**VALID, "ENDPOINT": "http://auth.example.com"}
+
+    assert ids() == ["logto_auth.E008"]
+    with pytest.raises(SystemCheckError, match="E008"):
+        call_command("check")
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:3001", "http://localhost:3001"])
+def test_http_loopback_endpoint_is_allowed(settings: Any, endpoint: str) -> None:
+    settings.DEBUG = False
+    settings.LOGTO = {**VALID, "ENDPOINT": endpoint}
+    assert ids() == []
+
+
+def test_missing_middleware(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != checks.MIDDLEWARE]
+    assert ids() == ["logto_auth.E005"]
+    with pytest.raises(SystemCheckError, match="E005"):
+        call_command("check")
+
+
+def test_middleware_before_sessions(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.MIDDLEWARE = [checks.MIDDLEWARE] + [
+        m for m in settings.MIDDLEWARE if m != checks.MIDDLEWARE
+    ]
+    assert ids() == ["logto_auth.E006"]
+    with pytest.raises(SystemCheckError, match="E006"):
+        call_command("check")
+
+
+def test_missing_backend(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert ids() == ["logto_auth.E007"]
+    with pytest.raises(SystemCheckError, match="E007"):
+        call_command("check")
+
+
+def test_signed_cookie_sessions_warn(settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    settings.LOGTO = VALID
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+    assert ids() == ["logto_auth.W001"]
+    call_command("check")  # a warning does not fail the check
+    assert "logto_auth.W001" in capsys.readouterr().err

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from logto_auth.conf import logto_settings
+
+
+def test_defaults_and_live_reads(settings: Any) -> None:
+    settings.LOGTO = {"ENDPOINT": "https://tenant.logto.app/", "APP_ID": "a", "APP_SECRET": "s"}
+
+    assert logto_settings.endpoint == "https://tenant.logto.app"
+    assert logto_settings.issuer == "https://tenant.logto.app/oidc"
+    assert logto_settings.discovery_url.endswith("/oidc/.well-known/openid-configuration")
+    assert logto_settings.timeout == 10.0
+    assert logto_settings.prompt == "consent"
+    assert "roles" in logto_settings.scopes
+
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 2, "SCOPES": ["email"]}
+    assert logto_settings.timeout == 2.0
+    assert logto_settings.scopes == ["email"]
+
+
+def test_missing_required_value_names_the_key(settings: Any) -> None:
+    settings.LOGTO = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "a"}
+    with pytest.raises(ImproperlyConfigured, match="APP_SECRET"):
+        logto_settings.app_secret  # noqa: B018

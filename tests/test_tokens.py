@@ -1,0 +1,212 @@
+"""Strict JWT validation and the shared metadata/key cache.
+
+Hostile tokens no real provider would send are signed here with keys made for the test;
+key rotation and the cache run against the real dev provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.cache import cache
+
+from logto_auth.exceptions import InvalidToken, ProviderError
+from logto_auth.tokens import provider, validate_id_token
+from tests.conftest import Site
+from tests.devprovider import DevProvider
+
+ENDPOINT = "https://tenant.logto.example"
+ISSUER = f"{ENDPOINT}/oidc"
+APP_ID = "django-demo"
+
+
+def jwk_of(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algorithm = jwt.algorithms.get_default_algorithms()[alg]
+    value: dict[str, Any] = algorithm.to_jwk(public_key, as_dict=True)
+    return {**value, "kid": kid, "use": "sig"}
+
+
+P384 = ec.generate_private_key(ec.SECP384R1())
+P256 = ec.generate_private_key(ec.SECP256R1())
+RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_P384 = ec.generate_private_key(ec.SECP384R1())
+JWKS = {
+    "keys": [
+        jwk_of(P384.public_key(), "p384", "ES384"),
+        jwk_of(P256.public_key(), "p256", "ES256"),
+        jwk_of(RSA.public_key(), "rsa", "RS256"),
+    ]
+}
+
+
+@pytest.fixture
+def hostile_provider(settings: Any) -> None:
+    """An issuer whose metadata and keys are seeded into the cache (no network)."""
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": ENDPOINT}
+    cached = provider()
+    cached.forget()
+    metadata = {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/auth",
+        "token_endpoint": f"{ISSUER}/token",
+        "userinfo_endpoint": f"{ISSUER}/me",
+        "jwks_uri": f"{ISSUER}/jwks",
+        "id_token_signing_alg_values_supported": ["ES384"],
+    }
+    cache.set(cached._cache_key("metadata"), metadata)
+    cache.set(cached._cache_key("jwks"), JWKS)
+    # An unknown kid must not reach the (unreachable) network in these tests.
+    cached._last_refetch = time.monotonic()
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"iss": ISSUER, "aud": APP_ID, "sub": "u1alice0000a", "iat": now, "exp": now + 3600}
+    base.update(changes)
+    return {name: value for name, value in base.items() if value is not None}
+
+
+def sign(key: Any = P384, alg: str = "ES384", kid: str = "p384", **changes: Any) -> str:
+    headers = changes.pop("headers", {})
+    return jwt.encode(claims(**changes), key, algorithm=alg, headers={"kid": kid, **headers})
+
+
+pytestmark = pytest.mark.usefixtures("hostile_provider")
+
+
+def test_valid_token_is_accepted(no_network: list[Any]) -> None:
+    assert validate_id_token(sign(nonce="n-1"), nonce="n-1")["sub"] == "u1alice0000a"
+    assert no_network == []
+
+
+def unsigned() -> str:
+    return jwt.encode(claims(), None, algorithm="none", headers={"kid": "p384"})  # type: ignore[arg-type]
+
+
+def hs256_with_public_key() -> str:
+    # Algorithm confusion: the public key used as an HMAC secret. PyJWT refuses to
+    # sign with a PEM, so build the token by hand.
+    pem = P384.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = jwt.utils.base64url_encode(b'{"alg":"HS256","kid":"p384","typ":"JWT"}')
+    payload = jwt.utils.base64url_encode(json.dumps(claims()).encode())
+    signature = hmac.new(pem, header + b"." + payload, hashlib.sha256).digest()
+    return b".".join([header, payload, jwt.utils.base64url_encode(signature)]).decode()
+
+
+HOSTILE: dict[str, Callable[[], str]] = {
+    "alg none": unsigned,
+    "HS256 with the public key": hs256_with_public_key,
+    "RS256 not advertised": lambda: sign(RSA, "RS256", "rsa"),
+    "key of another curve": lambda: sign(P256, "ES384", "p256"),
+    "bad signature": lambda: sign(OTHER_P384),
+    "unknown kid": lambda: sign(OTHER_P384, kid="rotated"),
+    "no kid": lambda: jwt.encode(claims(), P384, algorithm="ES384"),
+    "wrong issuer": lambda: sign(iss="https://evil.example/oidc"),
+    "issuer without /oidc": lambda: sign(iss=ENDPOINT),
+    "wrong audience": lambda: sign(aud="another-app"),
+    "audience list": lambda: sign(aud=[APP_ID, "another-app"]),
+    "expired": lambda: sign(exp=int(time.time()) - 3600),
+    "issued in the future": lambda: sign(iat=int(time.time()) + 3600),
+    "no exp": lambda: sign(exp=None),
+    "no iat": lambda: sign(iat=None),
+    "no sub": lambda: sign(sub=None),
+    "empty sub": lambda: sign(sub=""),
+    "crit header": lambda: sign(headers={"crit": ["exp"]}),
+    "embedded jwk": lambda: sign(headers={"jwk": JWKS["keys"][0]}),
+    "jku header": lambda: sign(headers={"jku": "https://evil.example/jwks"}),
+    "x5u header": lambda: sign(headers={"x5u": "https://evil.example/cert"}),
+    "garbage": lambda: "not.a.jwt",
+    "empty": lambda: "",
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_token_is_rejected(case: str, no_network: list[Any]) -> None:
+    with pytest.raises(InvalidToken):
+        validate_id_token(HOSTILE[case]())
+    assert no_network == []
+
+
+def test_nonce_must_match() -> None:
+    with pytest.raises(InvalidToken, match="nonce"):
+        validate_id_token(sign(nonce="other"), nonce="expected")
+    with pytest.raises(InvalidToken, match="nonce"):
+        validate_id_token(sign(), nonce="expected")
+
+
+def test_small_clock_skew_is_tolerated() -> None:
+    assert validate_id_token(sign(iat=int(time.time()) + 20))
+
+
+# Against the real dev provider
+
+
+@pytest.fixture
+def real_provider(logto_settings: dict[str, Any], settings: Any) -> None:
+    settings.LOGTO = logto_settings  # undo hostile_provider's endpoint
+
+
+@pytest.mark.usefixtures("real_provider")
+def test_rotated_key_is_fetched_once_then_accepted(
+    wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    wsgi_site.sign_in(dev_provider, "carol")  # warm: keys cached
+    provider()._last_refetch = -60.0
+    dev_provider.rotate_keys()
+    before = dev_provider.counters().get("/oidc/jwks", 0)
+
+    response = wsgi_site.sign_in(dev_provider, "alice")
+
+    assert response.status_code == 302
+    assert dev_provider.counters()["/oidc/jwks"] == before + 1
+
+
+@pytest.mark.usefixtures("real_provider")
+def test_unknown_kids_are_refetched_at_most_once_per_interval(dev_provider: DevProvider) -> None:
+    provider().metadata()
+    provider()._last_refetch = -60.0
+    before = dev_provider.counters().get("/oidc/jwks", 0)
+
+    for kid in ("forged-1", "forged-2", "forged-3"):
+        with pytest.raises(InvalidToken):
+            validate_id_token(
+                jwt.encode(claims(iss=dev_provider.issuer), P384, "ES384", headers={"kid": kid})
+            )
+
+    assert dev_provider.counters()["/oidc/jwks"] == before + 1
+
+
+@pytest.mark.usefixtures("real_provider")
+def test_metadata_is_shared_through_the_django_cache(dev_provider: DevProvider) -> None:
+    provider().forget()
+    kid = provider()._jwks()["keys"][0]["kid"]
+    provider()._entries.clear()  # a new process: nothing in memory, Django's cache warm
+    before = dev_provider.calls()
+
+    assert provider().metadata()["issuer"] == dev_provider.issuer
+    assert provider().key(kid) is not None
+    assert dev_provider.calls() == before
+
+
+def test_discovery_with_another_issuer_is_refused(settings: Any, dev_provider: DevProvider) -> None:
+    # The dev provider names itself {origin}/oidc; an ENDPOINT with another host spelling
+    # (localhost for 127.0.0.1) reaches it but must not be trusted as that issuer.
+    settings.LOGTO = {
+        **settings.LOGTO,
+        "ENDPOINT": dev_provider.url.replace("127.0.0.1", "localhost"),
+    }
+    provider().forget()
+
+    with pytest.raises(ProviderError, match="issuer"):
+        provider().metadata()
