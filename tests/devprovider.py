@@ -51,7 +51,8 @@ class DevProvider:
         else:
             raise RuntimeError("The dev provider did not start:\n" + "".join(self.output))
         # Keep draining its log so that it never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         return self
 
     def _drain(self) -> None:
@@ -64,6 +65,9 @@ class DevProvider:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
+            self._drainer.join(timeout=5)
+            assert self.process.stdout is not None
+            self.process.stdout.close()
             self.process = None
 
     # Debug endpoints

@@ -9,11 +9,6 @@ if "DATABASE_URL" not in os.environ:
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# The endpoint is replaced by the dev provider that conftest.py starts.
-LOGTO = {
-    "ENDPOINT": "http://127.0.0.1:9",
-    "APP_ID": "django-demo",
-    "APP_SECRET": "django-demo-secret",
-    "RESOURCES": ["http://127.0.0.1:8000/api"],
-}
+# The demo's Logto settings; conftest.py points ENDPOINT at the dev provider it starts.
+LOGTO = {**LOGTO, "ENDPOINT": "http://127.0.0.1:9"}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}

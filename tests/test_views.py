@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("session_engine")
 
 
 def logto_keys(site: Site) -> set[str]:
-    return {key for key in site.session if key.startswith(PREFIX)}
+    return {key for key in site.session.keys() if key.startswith(PREFIX)}  # noqa: SIM118
 
 
 def test_sign_in_shows_authenticated_home(site: Site, dev_provider: DevProvider) -> None:
