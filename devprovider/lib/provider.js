@@ -1,0 +1,433 @@
+// The oidc-provider instance, configured to look like a Logto 1.x tenant to its client:
+// Logto's routes, scopes, claims, ES384 keys, PKCE, resource indicators, organization tokens
+// and back-channel logout, with one "Traditional web" application.
+//
+// DEVELOPMENT ONLY: redirect URIs are matched by host (any loopback host), outgoing requests
+// may target loopback addresses, and everything lives in memory.
+
+import { createHash, generateKeyPairSync } from 'node:crypto';
+
+import Provider, { errors } from 'oidc-provider';
+
+import { errorPage, logoutPage, signedOutPage } from './pages.js';
+import { claimsFor, organizationsOf } from './users.js';
+
+export const ORGANIZATIONS_SCOPE = 'urn:logto:scope:organizations';
+export const ORGANIZATION_ROLES_SCOPE = 'urn:logto:scope:organization_roles';
+// The SDK asks for this resource whenever the organizations scope is requested.
+export const ORGANIZATIONS_RESOURCE = 'urn:logto:resource:organizations';
+export const API_SCOPES = ['read:profile', 'write:profile'];
+
+export const organizationUrn = (organizationId) => `urn:logto:organization:${organizationId}`;
+
+// Logto's scopes (in the order its discovery document lists them) and the claims each one
+// releases. oidc-provider derives `scopes_supported` and `claims_supported` from these.
+export const OIDC_SCOPES = [
+  'openid',
+  'offline_access',
+  'profile',
+  'email',
+  'phone',
+  'address',
+  'custom_data',
+  'identities',
+  'roles',
+  ORGANIZATIONS_SCOPE,
+  ORGANIZATION_ROLES_SCOPE,
+  'urn:logto:scope:sessions',
+  'urn:logto:scope:trusted_devices',
+];
+
+const CLAIMS = {
+  openid: ['sub'],
+  profile: [
+    'name', 'family_name', 'given_name', 'middle_name', 'nickname', 'preferred_username',
+    'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at',
+    'username', 'created_at',
+  ],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number', 'phone_number_verified'],
+  address: ['address'],
+  custom_data: ['custom_data'],
+  identities: ['identities', 'sso_identities'],
+  roles: ['roles'],
+  [ORGANIZATIONS_SCOPE]: ['organizations', 'organization_data'],
+  [ORGANIZATION_ROLES_SCOPE]: ['organization_roles'],
+  // Logto's session-management scopes release no claims.
+  'urn:logto:scope:sessions': [],
+  'urn:logto:scope:trusted_devices': [],
+};
+
+// Logto's sign-in experience parameters; oidc-provider drops authorization request
+// parameters it does not know, and the sign-in page shows these.
+const EXTRA_PARAMS = ['first_screen', 'interaction_mode', 'direct_sign_in', 'identifier', 'organization_id'];
+
+const DAY = 24 * 60 * 60;
+
+// --- Signing keys -------------------------------------------------------------------------
+
+// A fresh ES384 (P-384) signing key, identified like Logto's by its JWK thumbprint.
+export function generateSigningKey() {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  // RFC 7638: SHA-256 over the required public members, in lexicographic order.
+  const kid = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+  return { ...jwk, kid, alg: 'ES384', use: 'sig' };
+}
+
+// --- Redirect URIs --------------------------------------------------------------------------
+
+// Hosts a developer's app or the Django test client runs on.
+const DEV_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', 'testserver']);
+
+// Any port and path on a development host is accepted as redirect_uri and
+// post_logout_redirect_uri, so tests and `runserver` on any port work without registering
+// each URI. A real Logto tenant compares against the registered list: never do this there.
+export function isDevRedirectUri(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:')
+    && DEV_HOSTS.has(url.hostname)
+    && !url.username && !url.password && !url.hash;
+}
+
+function isDevOrigin(origin) {
+  return isDevRedirectUri(`${origin}/`);
+}
+
+// oidc-provider matches redirect URIs in these two Client methods; overriding them on this
+// provider's Client class is the extension point it leaves for custom matching.
+function allowDevRedirectUris(provider) {
+  const { prototype } = provider.Client;
+  const { redirectUriAllowed, postLogoutRedirectUriAllowed } = prototype;
+  prototype.redirectUriAllowed = function devRedirectUriAllowed(value) {
+    return isDevRedirectUri(value) || redirectUriAllowed.call(this, value);
+  };
+  prototype.postLogoutRedirectUriAllowed = function devPostLogoutRedirectUriAllowed(value) {
+    return isDevRedirectUri(value) || postLogoutRedirectUriAllowed.call(this, value);
+  };
+}
+
+// --- Resources -------------------------------------------------------------------------------
+
+// The scopes each known API resource defines, by resource indicator.
+export function resourceScopes(settings) {
+  return new Map([
+    [settings.apiResource, API_SCOPES],
+    [ORGANIZATIONS_RESOURCE, []],
+  ]);
+}
+
+function jwtAccessTokenFormat(settings) {
+  return {
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: settings.accessTokenTtl,
+    jwt: { sign: { alg: 'ES384' } },
+  };
+}
+
+// --- Organization tokens -----------------------------------------------------------------------
+
+// Logto's organization tokens: a refresh_token grant carrying `organization_id` (and no
+// `resource`) answers with a JWT access token whose audience is urn:logto:organization:<id>.
+// The stock refresh_token handler does all the usual work (client and token checks,
+// rotation, reuse detection, the ID token); this wrapper checks organization access first
+// and swaps the access token afterwards.
+function withOrganizationTokens(provider, refreshTokenGrant, { users, settings }) {
+  return async function refreshTokenGrantWithOrganizations(ctx) {
+    const organizationId = ctx.oidc.params.organization_id;
+    if (!organizationId) {
+      return refreshTokenGrant(ctx);
+    }
+    if (ctx.oidc.params.resource !== undefined) {
+      throw new errors.InvalidRequest('organization_id cannot be combined with resource');
+    }
+
+    // Before the stock handler runs: it consumes (rotates) the refresh token straight away,
+    // so refusing afterwards would leave the client without a usable refresh token.
+    await assertOrganizationAccess(provider, users, ctx, organizationId);
+    await refreshTokenGrant(ctx);
+    await swapForOrganizationToken(provider, settings, ctx, organizationId);
+    return undefined;
+  };
+}
+
+async function assertOrganizationAccess(provider, users, ctx, organizationId) {
+  const refreshToken = await provider.RefreshToken.find(ctx.oidc.params.refresh_token, {
+    ignoreExpiration: true,
+  });
+  // Unknown, foreign, expired or already used: the stock handler gives the standard answer
+  // (invalid_grant, and revoking the whole grant on reuse).
+  if (
+    !refreshToken
+    || refreshToken.clientId !== ctx.oidc.client.clientId
+    || refreshToken.isExpired
+    || refreshToken.consumed
+  ) {
+    return;
+  }
+
+  // The same errors Logto answers with.
+  if (!refreshToken.scopes.has(ORGANIZATIONS_SCOPE)) {
+    throw new errors.InsufficientScope('refresh token missing required scope', ORGANIZATIONS_SCOPE);
+  }
+  const user = await users.findById(refreshToken.accountId);
+  if (!user || !organizationsOf(user).some((organization) => organization.id === organizationId)) {
+    const error = new errors.AccessDenied('user is not a member of the organization');
+    error.status = 403;
+    error.statusCode = 403;
+    throw error;
+  }
+}
+
+async function swapForOrganizationToken(provider, settings, ctx, organizationId) {
+  // The stock handler issued an opaque access token for the userinfo endpoint; the client
+  // never sees it, so drop it and issue the organization token on the same grant instead.
+  const issued = ctx.oidc.entities.AccessToken;
+  await issued.destroy();
+
+  const audience = organizationUrn(organizationId);
+  const token = new provider.AccessToken({
+    accountId: issued.accountId,
+    client: ctx.oidc.client,
+    expiresWithSession: issued.expiresWithSession,
+    grantId: issued.grantId,
+    gty: issued.gty,
+    sessionUid: issued.sessionUid,
+    sid: issued.sid,
+  });
+  // Organization roles carry no scopes in this provider, so the token has none (as Logto's
+  // sample organization token when the user's roles grant none).
+  token.resourceServer = new provider.ResourceServer(audience, {
+    audience,
+    scope: '',
+    ...jwtAccessTokenFormat(settings),
+  });
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+
+  ctx.body = { ...ctx.body, access_token: value, expires_in: token.expiration, scope: '' };
+}
+
+// oidc-provider registers its stock grant handlers through registerGrantType while it is
+// being constructed; overriding the method is how the refresh_token handler gets wrapped
+// (and learns the extra `organization_id` parameter) without copying its internals.
+const withOrganizationSupport = new WeakSet();
+
+function providerClass(options) {
+  return class LogtoDevProvider extends Provider {
+    registerGrantType(name, handler, parameters, duplicates) {
+      if (name === 'refresh_token') {
+        withOrganizationSupport.add(this);
+        return super.registerGrantType(
+          name,
+          withOrganizationTokens(this, handler, options),
+          new Set([...(parameters ?? []), 'organization_id']),
+          duplicates,
+        );
+      }
+      return super.registerGrantType(name, handler, parameters, duplicates);
+    }
+  };
+}
+
+// --- Back-channel logout delivery ---------------------------------------------------------
+
+function decodeJwtPayload(jwt) {
+  try {
+    return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+// oidc-provider calls this for every outgoing request; here the only ones are back-channel
+// logout notifications. It passes an undici dispatcher that refuses loopback and private
+// addresses (an SSRF guard); a development app listens on exactly such an address, so the
+// dispatcher is dropped. Every attempt is recorded for GET /__dev__/backchannel.
+function recordingFetch(recorder, log) {
+  return async function devFetch(url, { dispatcher, ...options }) {
+    const logoutToken = options.body instanceof URLSearchParams
+      ? options.body.get('logout_token') ?? undefined
+      : undefined;
+    const claims = logoutToken ? decodeJwtPayload(logoutToken) : undefined;
+    const delivery = {
+      at: new Date().toISOString(),
+      target: String(url),
+      sub: claims?.sub,
+      sid: claims?.sid,
+      logout_token: logoutToken,
+    };
+    try {
+      const response = await globalThis.fetch(url, options);
+      delivery.status = response.status;
+      return response;
+    } catch (error) {
+      delivery.error = error.cause?.message ? `${error.message}: ${error.cause.message}` : error.message;
+      throw error;
+    } finally {
+      recorder.recordBackchannelDelivery(delivery);
+      log(`back-channel logout to ${delivery.target}: ${delivery.status ?? delivery.error}`);
+    }
+  };
+}
+
+// --- The provider ----------------------------------------------------------------------------
+
+function clientMetadata(settings) {
+  const metadata = {
+    client_id: settings.appId,
+    client_secret: settings.appSecret,
+    client_name: 'Django demo (Traditional web)',
+    application_type: 'web',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    // client_secret_post is accepted as well: oidc-provider treats the two secret methods
+    // as interchangeable for a client registered with either.
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES384',
+    // Registered for completeness; any development host is accepted (isDevRedirectUri).
+    redirect_uris: ['http://127.0.0.1:8000/logto/callback/'],
+    post_logout_redirect_uris: ['http://127.0.0.1:8000/'],
+  };
+  if (settings.backchannelLogoutUri) {
+    metadata.backchannel_logout_uri = settings.backchannelLogoutUri;
+    metadata.backchannel_logout_session_required = true;
+  }
+  return metadata;
+}
+
+const LOGGED_ERRORS = [
+  'authorization.error',
+  'end_session.error',
+  'grant.error',
+  'introspection.error',
+  'revocation.error',
+  'userinfo.error',
+  'backchannel.error',
+];
+
+export function createProvider({
+  issuer, settings, users, signingKey, cookieKeys, adapter, recorder, log,
+}) {
+  const LogtoDevProvider = providerClass({ users, settings });
+  const knownResources = resourceScopes(settings);
+
+  const provider = new LogtoDevProvider(issuer, {
+    adapter,
+    clients: [clientMetadata(settings)],
+    jwks: { keys: [signingKey] },
+    cookies: { keys: cookieKeys },
+
+    scopes: OIDC_SCOPES,
+    claims: CLAIMS,
+    extraParams: EXTRA_PARAMS,
+    // Like Logto: the ID token carries the granted scopes' claims, not only `sub`.
+    conformIdTokenClaims: false,
+    clientDefaults: { id_token_signed_response_alg: 'ES384' },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES384'],
+      userinfoSigningAlgValues: ['ES384'],
+      introspectionSigningAlgValues: ['ES384'],
+      authorizationSigningAlgValues: ['ES384'],
+    },
+    pkce: { required: () => true },
+    // Logto rotates a confidential client's refresh token only after 70% of its lifetime;
+    // rotating on every use lets tests exercise rotation and reuse detection at once.
+    rotateRefreshToken: true,
+    clientBasedCORS: (ctx, origin) => isDevOrigin(origin),
+
+    async findAccount(ctx, sub) {
+      const user = await users.findById(sub);
+      if (!user) return undefined;
+      return { accountId: user.id, claims: async (use) => claimsFor(user, use) };
+    },
+
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+
+    features: {
+      devInteractions: { enabled: false },
+      // Logto's discovery document advertises no DPoP.
+      dPoP: { enabled: false },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = signedOutPage();
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // As in Logto: a token request without `resource` gets a userinfo access token,
+        // never one for a resource granted at authorization.
+        useGrantedResource: async () => false,
+        getResourceServerInfo: async (ctx, indicator) => {
+          if (!knownResources.has(indicator)) {
+            throw new errors.InvalidTarget();
+          }
+          return { scope: knownResources.get(indicator).join(' '), ...jwtAccessTokenFormat(settings) };
+        },
+      },
+    },
+
+    fetch: recordingFetch(recorder, log),
+
+    ttl: {
+      AccessToken: settings.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: settings.idTokenTtl,
+      Interaction: 60 * 60,
+      RefreshToken: 14 * DAY,
+      Session: 14 * DAY,
+      Grant: 180 * DAY,
+    },
+
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = errorPage('Sign-in error', 'The provider could not process this request.', out);
+    },
+  });
+
+  // Fail loudly if an oidc-provider upgrade stops registering its grants this way.
+  if (!withOrganizationSupport.has(provider)) {
+    throw new Error('oidc-provider did not register refresh_token through registerGrantType: organization tokens would be missing');
+  }
+  allowDevRedirectUris(provider);
+
+  // Count token requests by grant type for GET /__dev__/counters (paths are counted by the
+  // HTTP server; the grant type is only known once oidc-provider has parsed the body).
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      if (ctx.oidc?.route === 'token') {
+        recorder.count(`token:${ctx.oidc.params?.grant_type ?? 'unknown'}`);
+      }
+    }
+  });
+
+  for (const event of LOGGED_ERRORS) {
+    provider.on(event, (ctx, error) => {
+      // error_detail holds the specific reason (e.g. "refresh token already used").
+      const detail = error?.error_detail ?? error?.error_description ?? error?.message ?? '';
+      log(`${event}: ${error?.error ?? error?.name ?? 'error'}${detail ? ` (${detail})` : ''}`);
+    });
+  }
+  provider.on('server_error', (ctx, error) => log(`server_error: ${error?.stack ?? error}`));
+
+  return provider;
+}

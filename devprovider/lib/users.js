@@ -1,0 +1,89 @@
+// The demo user directory and the mapping from a user record to Logto-shaped claims.
+//
+// The users file is read again on every lookup (a few KB of JSON): tests edit it between
+// sign-ins (for example to change roles) and must see the change without a restart.
+
+import { readFile } from 'node:fs/promises';
+import { timingSafeEqual } from 'node:crypto';
+
+export class UserDirectory {
+  constructor(path) {
+    this.path = path;
+  }
+
+  async all() {
+    let users;
+    try {
+      users = JSON.parse(await readFile(this.path, 'utf8'));
+    } catch (error) {
+      throw new Error(`cannot read the users file ${this.path}: ${error.message}`, { cause: error });
+    }
+    if (!Array.isArray(users)) {
+      throw new Error(`the users file ${this.path} must hold a JSON list of users`);
+    }
+    return users;
+  }
+
+  async findById(id) {
+    return (await this.all()).find((user) => user.id === id);
+  }
+
+  // Return the user whose username and password match, or undefined.
+  async authenticate(username, password) {
+    const user = (await this.all()).find((candidate) => candidate.username === username);
+    if (!user || typeof password !== 'string' || !sameSecret(user.password, password)) {
+      return undefined;
+    }
+    return user;
+  }
+}
+
+function sameSecret(expected, actual) {
+  const a = Buffer.from(String(expected));
+  const b = Buffer.from(actual);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function organizationsOf(user) {
+  return Array.isArray(user.organizations) ? user.organizations : [];
+}
+
+// Claims for a user, shaped like Logto's. oidc-provider then keeps only those the granted
+// scopes cover. Unset values are JSON null (as Logto sends them), never left out.
+// `use` is "id_token" or "userinfo": like Logto's defaults, organization_data, custom_data
+// and identities are only ever served by the userinfo endpoint.
+export function claimsFor(user, use) {
+  const organizations = organizationsOf(user);
+  const claims = {
+    sub: user.id,
+    name: user.name ?? null,
+    username: user.username ?? null,
+    preferred_username: user.username ?? null,
+    picture: user.picture ?? null,
+    created_at: user.created_at ?? null,
+    updated_at: user.updated_at ?? null,
+    email: user.email ?? null,
+    email_verified: Boolean(user.email_verified),
+    phone_number: user.phone_number ?? null,
+    // Logto treats a primary phone as verified; the users file may say otherwise.
+    phone_number_verified: Boolean(user.phone_number_verified ?? user.phone_number),
+    address: user.address ?? null,
+    roles: Array.isArray(user.roles) ? user.roles : [],
+    organizations: organizations.map((organization) => organization.id),
+    organization_roles: organizations.flatMap((organization) => (organization.roles ?? [])
+      .map((role) => `${organization.id}:${role}`)),
+  };
+
+  if (use === 'userinfo') {
+    claims.organization_data = organizations.map(({ id, name, description }) => ({
+      id,
+      name: name ?? null,
+      description: description ?? null,
+    }));
+    claims.custom_data = user.custom_data ?? {};
+    claims.identities = user.identities ?? {};
+    claims.sso_identities = user.sso_identities ?? [];
+  }
+
+  return claims;
+}

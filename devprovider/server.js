@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// Logto dev provider: a Logto-compatible OpenID provider for local development and tests of
+// django-logto, built on oidc-provider. NOT FOR PRODUCTION: it keeps everything in memory,
+// accepts any loopback redirect URI, and exposes unauthenticated debug endpoints.
+//
+//   node devprovider/server.js        (settings: DEV_PROVIDER_* environment variables)
+//
+// When ready it prints one line to stdout:
+//   Logto dev provider listening on http://HOST:PORT (issuer http://HOST:PORT/oidc)
+// Everything else (one line per request, errors) goes to stderr.
+
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createMemoryAdapter } from './lib/adapter.js';
+import { interactionHandlers } from './lib/interactions.js';
+import { landingPage, errorPage } from './lib/pages.js';
+import { createProvider, generateSigningKey, resourceScopes } from './lib/provider.js';
+import { counterKeyFor, Recorder } from './lib/recorder.js';
+import { UserDirectory } from './lib/users.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const OIDC_PREFIX = '/oidc';
+const MAX_FORM_BYTES = 64 * 1024;
+
+function positiveInteger(name, value, fallback) {
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) {
+    throw new Error(`${name} must be a positive integer (seconds), got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function readSettings(env) {
+  const port = Number(env.DEV_PROVIDER_PORT ?? 3001);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`DEV_PROVIDER_PORT must be a port number, got ${JSON.stringify(env.DEV_PROVIDER_PORT)}`);
+  }
+  return {
+    host: env.DEV_PROVIDER_HOST || '127.0.0.1',
+    port,
+    usersPath: path.resolve(env.DEV_PROVIDER_USERS || path.join(HERE, 'users.json')),
+    appId: env.DEV_PROVIDER_APP_ID || 'django-demo',
+    appSecret: env.DEV_PROVIDER_APP_SECRET || 'django-demo-secret',
+    apiResource: env.DEV_PROVIDER_API_RESOURCE || 'http://127.0.0.1:8000/api',
+    // Set to an empty string to register the application without back-channel logout.
+    backchannelLogoutUri: env.DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI
+      ?? 'http://127.0.0.1:8000/logto/back-channel-logout/',
+    accessTokenTtl: positiveInteger('DEV_PROVIDER_ACCESS_TOKEN_TTL', env.DEV_PROVIDER_ACCESS_TOKEN_TTL, 3600),
+    idTokenTtl: positiveInteger('DEV_PROVIDER_ID_TOKEN_TTL', env.DEV_PROVIDER_ID_TOKEN_TTL, 3600),
+  };
+}
+
+function log(line) {
+  process.stderr.write(`[devprovider] ${line}\n`);
+}
+
+function sendJson(res, status, body) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+function sendHtml(res, status, html) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.end(html);
+}
+
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_FORM_BYTES) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+const settings = readSettings(process.env);
+const recorder = new Recorder();
+const users = new UserDirectory(settings.usersPath);
+// Shared by every Provider instance this process builds, so that rotating the signing key
+// (which rebuilds the provider) keeps sessions, grants and tokens, and cookies stay valid.
+const adapter = createMemoryAdapter();
+const cookieKeys = [randomBytes(32).toString('base64url')];
+
+let issuer;
+let provider;
+let providerCallback;
+let currentKid;
+
+// Build (or rebuild, on key rotation) the provider around one signing key. oidc-provider
+// reads its keys once at construction, so a new key means a new instance; the old key is
+// then gone from the JWKS and tokens it signed no longer verify, which is the point.
+function installProvider(signingKey) {
+  provider = createProvider({
+    issuer, settings, users, signingKey, cookieKeys, adapter, recorder, log,
+  });
+  providerCallback = provider.callback();
+  return signingKey.kid;
+}
+
+const interactions = interactionHandlers({
+  getProvider: () => provider,
+  users,
+  knownResources: resourceScopes(settings),
+  readForm,
+  log,
+});
+
+const debugRoutes = {
+  'GET /__dev__/health': (req, res) => sendJson(res, 200, { ok: true }),
+  'GET /__dev__/counters': (req, res) => sendJson(res, 200, recorder.counters),
+  'GET /__dev__/auth-requests': (req, res) => sendJson(res, 200, recorder.authRequests),
+  'GET /__dev__/backchannel': (req, res) => sendJson(res, 200, recorder.backchannelDeliveries),
+  'POST /__dev__/reset': (req, res) => {
+    recorder.reset();
+    sendJson(res, 200, { ok: true });
+  },
+  'POST /__dev__/rotate-keys': (req, res) => {
+    const previousKid = currentKid;
+    currentKid = installProvider(generateSigningKey());
+    log(`signing key rotated: ${previousKid} -> ${currentKid}`);
+    sendJson(res, 200, { kid: currentKid, previous_kid: previousKid });
+  },
+};
+
+async function route(req, res, url) {
+  const { pathname } = url;
+
+  if (!provider) {
+    sendHtml(res, 503, errorPage('Starting', 'The provider is not ready yet.'));
+    return;
+  }
+
+  if (pathname === OIDC_PREFIX || pathname.startsWith(`${OIDC_PREFIX}/`)) {
+    if (pathname === `${OIDC_PREFIX}/auth`) recorder.recordAuthRequest(url.searchParams);
+    // Mount oidc-provider under /oidc: it routes on req.url and derives the mount path for
+    // the URLs it builds from req.originalUrl (the documented way to mount its callback).
+    req.originalUrl = req.url;
+    req.url = req.url.slice(OIDC_PREFIX.length) || '/';
+    providerCallback(req, res);
+    return;
+  }
+
+  const debugRoute = debugRoutes[`${req.method} ${pathname}`];
+  if (debugRoute) {
+    debugRoute(req, res);
+    return;
+  }
+
+  const interaction = /^\/interaction\/([^/]+)(?:\/(login|abort))?$/.exec(pathname);
+  if (interaction) {
+    const [, uid, action] = interaction;
+    const handler = {
+      'GET ': interactions.show,
+      'POST login': interactions.login,
+      'POST abort': interactions.abort,
+    }[`${req.method} ${action ?? ''}`];
+    if (!handler) {
+      sendHtml(res, 405, errorPage('Method not allowed', `${req.method} is not supported here.`));
+      return;
+    }
+    try {
+      await handler(req, res, uid);
+    } catch (error) {
+      interactions.renderError(res, error);
+    }
+    return;
+  }
+
+  if (req.method === 'GET' && pathname === '/') {
+    sendHtml(res, 200, landingPage({ issuer, clientId: settings.appId, users: await users.all() }));
+    return;
+  }
+
+  sendHtml(res, 404, errorPage('Not found', `Nothing at ${pathname}.`));
+}
+
+const server = http.createServer((req, res) => {
+  const started = process.hrtime.bigint();
+  const url = new URL(req.url, 'http://dev-provider.invalid');
+  // Counted on arrival, so a client that reads the counters right after a response sees it.
+  if (!url.pathname.startsWith('/__dev__/')) recorder.count(counterKeyFor(url.pathname));
+  // One line per request; the path only, since query strings carry codes and tokens.
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    log(`${req.method} ${url.pathname} ${res.statusCode} ${ms.toFixed(1)}ms`);
+  });
+
+  route(req, res, url).catch((error) => {
+    log(`request failed: ${error.stack ?? error}`);
+    if (!res.headersSent) sendHtml(res, 500, errorPage('Server error', error.message));
+    else res.destroy();
+  });
+});
+
+function urlHost(host) {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+server.on('error', (error) => {
+  log(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`);
+  process.exit(1);
+});
+
+server.listen(settings.port, settings.host, () => {
+  const { port } = server.address();
+  const origin = `http://${urlHost(settings.host)}:${port}`;
+  issuer = `${origin}${OIDC_PREFIX}`;
+  currentKid = installProvider(generateSigningKey());
+  log(`users file ${settings.usersPath}; application ${settings.appId}; signing key ${currentKid}`);
+  process.stdout.write(`Logto dev provider listening on ${origin} (issuer ${issuer})\n`);
+});
+
+function shutdown(signal) {
+  log(`${signal} received, shutting down`);
+  server.close(() => process.exit(0));
+  // Keep-alive connections would otherwise hold the server open.
+  server.closeAllConnections();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
