@@ -1,0 +1,133 @@
+"""The demo as real server processes, signed in over real HTTP: Django's WSGI runserver
+on SQLite with database sessions, and uvicorn (ASGI) on PostgreSQL with Redis sessions."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+import requests
+
+from tests.devprovider import ROOT, DevProvider
+
+pytestmark = pytest.mark.e2e
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    name = f"logto_e2e_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS)
+    client.flushdb()
+    yield REDIS
+    client.flushdb()
+
+
+def run_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{command} did not start")
+
+
+@pytest.fixture(params=["wsgi-sqlite", "asgi-postgres-redis"])
+def server(
+    request: pytest.FixtureRequest, dev_provider: DevProvider, tmp_path: Path
+) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOGTO_ENDPOINT": dev_provider.url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+    }
+    if request.param == "wsgi-sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    else:
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_database")
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
+    process = run_server(command, env, port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_sign_in_profile_and_sign_out(server: str, dev_provider: DevProvider) -> None:
+    browser = requests.Session()
+    assert "Not authenticated" in browser.get(f"{server}/").text
+
+    auth_url = browser.get(f"{server}/logto/sign-in/?next=/profile/", allow_redirects=False)
+    back = dev_provider.authorize(auth_url.headers["Location"], "alice")
+    assert back.startswith(f"{server}/logto/callback/?")
+    callback = browser.get(back, allow_redirects=False)
+    assert callback.status_code == 302
+    assert callback.headers["Location"] == "/profile/"
+
+    profile = browser.get(f"{server}/profile/")
+    assert profile.status_code == 200
+    assert "organization_data" in profile.text
+    assert "Engineering" in profile.text
+    home = browser.get(f"{server}/").text
+    assert "Authenticated" in home
+    assert "Alice Admin" in home
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', home)
+    assert token is not None
+    sign_out = browser.post(
+        f"{server}/logto/sign-out/",
+        data={"csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": f"{server}/"},
+        allow_redirects=False,
+    )
+    assert sign_out.status_code == 302
+    assert sign_out.headers["Location"].startswith(f"{dev_provider.issuer}/session/end?")
+    assert dev_provider.end_session(sign_out.headers["Location"]) == f"{server}/"
+    assert "Not authenticated" in browser.get(f"{server}/").text
+
+
+def test_bad_callback_is_a_400_page_not_a_500(server: str) -> None:
+    response = requests.get(f"{server}/logto/callback/?code=x&state=forged", timeout=10)
+
+    assert response.status_code == 400
+    assert "Please sign in again" in response.text
