@@ -24,6 +24,7 @@ import aiohttp
 import jwt
 import pydantic
 from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
 from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
@@ -55,6 +56,7 @@ Storage.register(SessionStorage)
 PENDING_KEY = "_logto_pending"
 PENDING_TTL = 600  # seconds a sign-in may take at the provider
 PENDING_MAX = 8  # sign-ins pending at once in one session (tabs)
+COOKIE_LIMIT = 4000  # bytes of a session cookie's value that every browser keeps
 OAUTH_USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
 
 P = ParamSpec("P")
@@ -263,6 +265,16 @@ def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
 def store_tokens(session: SessionBase, tokens: dict[str, str]) -> None:
     """Put the tokens of a completed sign-in into the session (after ``login()``)."""
     SessionStorage(session).update(tokens)
+    if isinstance(session, CookieSession):
+        size = len(session.encode(dict(session.items())))
+        if size > COOKIE_LIMIT:
+            # Browsers drop such a cookie: the user would be signed out at once.
+            logger.error(
+                "The session cookie is %s bytes, over the %s that browsers keep: use "
+                "database or cache sessions (SESSION_ENGINE).",
+                size,
+                COOKIE_LIMIT,
+            )
 
 
 class LogtoContext:

@@ -69,9 +69,15 @@ class Site:
         return self.callback(dev.authorize(self.sign_in_url(**params), username))
 
 
-@pytest.fixture(params=["wsgi", "asgi"])
-def site(request: pytest.FixtureRequest, db: None) -> Site:
-    return Site(request.param)
+@pytest.fixture(
+    params=[(handler, engine) for handler in ("wsgi", "asgi") for engine in ("db", "cache")],
+    ids="-".join,
+)
+def site(request: pytest.FixtureRequest, db: None, settings: Any) -> Site:
+    """The site through its WSGI or ASGI handler, with database or cache sessions."""
+    handler, engine = request.param
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+    return Site(handler)
 
 
 @pytest.fixture
@@ -91,10 +97,3 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     return attempts
-
-
-@pytest.fixture(params=["db", "cache"])
-def session_engine(request: pytest.FixtureRequest, settings: Any) -> str:
-    """Run a test with database sessions and again with cache sessions."""
-    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
-    return str(request.param)

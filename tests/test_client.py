@@ -19,7 +19,6 @@ from tests.conftest import Site
 from tests.devprovider import DevProvider
 
 API = "http://127.0.0.1:8000/api"
-pytestmark = pytest.mark.usefixtures("session_engine")
 
 
 def context_of(site: Site) -> LogtoContext:

@@ -18,8 +18,6 @@ from logto_auth.tokens import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
-pytestmark = pytest.mark.usefixtures("session_engine")
-
 
 def logto_keys(site: Site) -> set[str]:
     return {key for key in site.session.keys() if key.startswith(PREFIX)}  # noqa: SIM118
@@ -396,3 +394,30 @@ def test_provider_hanging_at_token_exchange_answers_503(
 
     assert response.status_code == 503
     assert b"did not answer in time" in response.content
+
+
+def test_signed_cookie_sessions_fit_a_signed_in_user(
+    wsgi_site: Site, dev_provider: DevProvider, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+    wsgi_site.sign_in(dev_provider, "alice")
+
+    assert b"Alice Admin" in wsgi_site.get("/").content
+    assert len(wsgi_site.client.cookies[settings.SESSION_COOKIE_NAME].value) <= 3072
+    assert "session cookie" not in caplog.text
+
+
+def test_oversized_cookie_session_is_logged(
+    wsgi_site: Site,
+    dev_provider: DevProvider,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    monkeypatch.setattr("logto_auth.client.COOKIE_LIMIT", 100)
+
+    wsgi_site.sign_in(dev_provider, "alice")
+
+    assert "over the 100 that browsers keep" in caplog.text
