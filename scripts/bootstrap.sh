@@ -26,7 +26,6 @@ python_env() {  # python_env REQUIREMENTS_FILE
   if ! stamp_ok "$(basename "$requirements")" requirements*.txt pyproject.toml; then
     say "Installing Python packages from $requirements"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
     stamp_save "$(basename "$requirements")"
   fi
 }

@@ -3,14 +3,11 @@ login page over plain HTTP, and read its debug endpoints."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import threading
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -159,12 +156,3 @@ def parse_form(html: str) -> Form:
     assert form.action, f"No form in page:\n{html[:500]}"
     return form
 
-
-@contextmanager
-def users_file_with(changes: dict[str, dict[str, object]], path: Path) -> Iterator[Path]:
-    """Write a copy of the demo users with ``changes`` applied per username."""
-    users = json.loads((ROOT / "devprovider" / "users.json").read_text())
-    for user in users:
-        user.update(changes.get(user["username"], {}))
-    path.write_text(json.dumps(users))
-    yield path

@@ -22,7 +22,8 @@ from tests.devprovider import ROOT, DevProvider
 
 pytestmark = pytest.mark.e2e
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# A database number of its own, so that test runs side by side do not share sessions.
+REDIS = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{secrets.randbelow(15) + 1}")
 
 
 def free_port() -> int:
