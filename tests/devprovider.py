@@ -155,4 +155,3 @@ def parse_form(html: str) -> Form:
     form.feed(html)
     assert form.action, f"No form in page:\n{html[:500]}"
     return form
-
