@@ -27,13 +27,14 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]", sep=",")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "logto_auth.apps.LogtoAdminConfig",  # django.contrib.admin, login through Logto
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "logto_auth",
+    "config.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +97,13 @@ LOGTO = {
         "custom_data identities",
     ),
     "RESOURCES": env_list("LOGTO_RESOURCES", LOGTO_API_RESOURCE),
+    # The demo's rights: Logto role admin -> staff + superuser, staff -> staff in "Staff"
+    # (a group with every view permission, made after migrations by config/apps.py).
+    "ROLES": {
+        "admin": {"is_staff": True, "is_superuser": True},
+        "staff": {"is_staff": True, "groups": ["Staff"]},
+    },
+    "CONSOLE_URL": os.environ.get("LOGTO_CONSOLE_URL") or None,
 }
 LOGTO_WEBHOOK_SIGNING_KEY = os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", "")
 

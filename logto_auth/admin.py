@@ -1,15 +1,121 @@
+"""The Logto side of users in the admin: read-only, searchable by ``sub``."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import TYPE_CHECKING, Any
 
-from logto_auth.models import LogtoIdentity
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.utils.html import format_html, format_html_join
+
+from logto_auth.conf import logto_settings
+from logto_auth.models import LogtoIdentity, LogtoMembership
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
+
+READ_ONLY = ("sub", "roles", "organizations", "synced_at", "console")
+
+
+class ReadOnlyMixin:
+    """Logto is the source of truth: nothing here is edited in Django."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class IdentityDisplayMixin:
+    @admin.display(description="Logto roles")
+    def roles(self, identity: LogtoIdentity) -> str:
+        return ", ".join(identity.roles) or "—"
+
+    @admin.display(description="Organizations (roles)")
+    def organizations(self, identity: LogtoIdentity) -> str:
+        memberships = identity.memberships.all()
+        return (
+            format_html_join(
+                ", ",
+                "{} ({})",
+                ((m.organization_id, ", ".join(m.roles) or "member") for m in memberships),
+            )
+            or "—"
+        )
+
+    @admin.display(description="Logto Console")
+    def console(self, identity: LogtoIdentity) -> str:
+        if not logto_settings.console_url:
+            return "Set LOGTO['CONSOLE_URL'] to link here."
+        url = f"{logto_settings.console_url}/users/{identity.sub}"
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open in Logto</a>', url)
+
+
+class LogtoIdentityInline(ReadOnlyMixin, IdentityDisplayMixin, admin.StackedInline):  # type: ignore[type-arg]
+    model = LogtoIdentity
+    fields = READ_ONLY
+    readonly_fields = READ_ONLY
+    verbose_name_plural = "Logto"
+
+
+class LogtoUserAdminMixin:
+    """Show the Logto side on a user admin. Mixed into the registered one automatically."""
+
+    inlines: Any
+    list_display: Any
+    search_fields: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, added in (
+            ("inlines", [LogtoIdentityInline]),
+            ("list_display", ["logto_sub", "logto_roles"]),
+            ("search_fields", ["logto_identity__sub"]),
+        ):
+            current = list(getattr(cls, name, ()))
+            setattr(cls, name, current + [item for item in added if item not in current])
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("logto_identity")  # type: ignore[misc, no-any-return]
+
+    @admin.display(description="Logto sub", ordering="logto_identity__sub")
+    def logto_sub(self, user: Any) -> str:
+        identity = getattr(user, "logto_identity", None)
+        return identity.sub if identity else "—"
+
+    @admin.display(description="Logto roles")
+    def logto_roles(self, user: Any) -> str:
+        identity = getattr(user, "logto_identity", None)
+        return ", ".join(identity.roles) if identity and identity.roles else "—"
+
+
+def extend_user_admin(site: admin.AdminSite) -> None:
+    """Mix ``LogtoUserAdminMixin`` into the user admin registered on ``site``."""
+    user_model = get_user_model()
+    current = site._registry.get(user_model)
+    if current is None or isinstance(current, LogtoUserAdminMixin):
+        return
+    site.unregister(user_model)
+    site.register(user_model, type("LogtoUserAdmin", (LogtoUserAdminMixin, type(current)), {}))
 
 
 @admin.register(LogtoIdentity)
-class LogtoIdentityAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("sub", "user", "synced_at")
+class LogtoIdentityAdmin(ReadOnlyMixin, IdentityDisplayMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("sub", "user", "roles", "synced_at")
     search_fields = ("sub", "user__username", "user__email")
-    readonly_fields = ("user", "sub", "claims", "created_at", "synced_at")
+    fields = ("user", *READ_ONLY, "claims", "created_at")
+    readonly_fields = fields
 
-    def has_add_permission(self, request: object) -> bool:
-        return False
+
+@admin.register(LogtoMembership)
+class LogtoMembershipAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("identity", "organization_id", "roles")
+    search_fields = ("identity__sub", "organization_id")
+
+
+extend_user_admin(admin.site)

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class LogtoAuthConfig(AppConfig):
     name = "logto_auth"
     verbose_name = "Logto"
+    default = True
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from logto_auth import checks  # noqa: F401  (registers the system checks)
+
+
+class LogtoAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with a default site whose login goes through Logto."""
+
+    default = False
+
+    default_site = "logto_auth.sites.LogtoAdminSite"

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from logto_auth.models import LogtoIdentity
+from logto_auth.models import LogtoIdentity, LogtoMembership
+from logto_auth.roles import Rights, organization_roles_of, rights_for, roles_of
+from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -39,13 +42,33 @@ class LogtoBackend(ModelBackend):
             logger.info("No Django user for Logto sub %s", logto_claims["sub"])
             return None
         identity, created = found
-        user = self.configure_user(request, identity.user, logto_claims, created)
-        identity.claims = logto_claims
-        identity.synced_at = timezone.now()
-        identity.save(update_fields=["claims", "synced_at"])
+        user = self.sync_user(request, identity.user, logto_claims, created=created)
         if not self.user_can_authenticate(user):
             logger.info("Django user %s (Logto sub %s) is inactive", user.pk, identity.sub)
             return None
+        return user
+
+    def sync_user(
+        self,
+        request: HttpRequest | None,
+        user: User,
+        claims: dict[str, Any],
+        *,
+        created: bool = False,
+    ) -> User:
+        """Bring ``user`` in line with ``claims`` (sign-in, token refresh, webhooks).
+
+        Runs ``configure_user``, records the claims and organization memberships on the
+        identity, and sends ``logto_user_synced``.
+        """
+        with transaction.atomic():
+            user = self.configure_user(request, user, claims, created)
+            identity = user.logto_identity
+            identity.claims = claims
+            identity.synced_at = timezone.now()
+            identity.save(update_fields=["claims", "synced_at"])
+            self.sync_memberships(identity, claims)
+        logto_user_synced.send(sender=type(self), user=user, claims=claims, created=created)
         return user
 
     def get_or_create_user(self, claims: dict[str, Any]) -> tuple[LogtoIdentity, bool] | None:
@@ -95,11 +118,17 @@ class LogtoBackend(ModelBackend):
         claims: dict[str, Any],
         created: bool,
     ) -> User:
-        """By default, copy name and email from the claims; return the user.
+        """By default, copy name and email and apply the role mapping; return the user.
 
-        Runs at every sign-in. Logto sends unset profile claims as ``null``: they become
-        empty strings.
+        Runs at every sign-in and token refresh. Logto sends unset profile claims as
+        ``null``: they become empty strings.
         """
+        self.update_profile(user, claims)
+        self.apply_roles(user, claims)
+        return user
+
+    def update_profile(self, user: User, claims: dict[str, Any]) -> None:
+        """Copy the name and email of ``claims`` onto ``user``."""
         values = {
             "first_name": claims.get("given_name") or claims.get("name") or "",
             "last_name": claims.get("family_name") or "",
@@ -116,4 +145,59 @@ class LogtoBackend(ModelBackend):
                 changed.append(name)
         if changed:
             user.save(update_fields=changed)
-        return user
+
+    def apply_roles(self, user: User, claims: dict[str, Any]) -> None:
+        """Set the flags and groups that ``LOGTO['ROLES']`` (and friends) give ``claims``.
+
+        Without a ``roles`` claim (the scope was not granted, or the claim is malformed),
+        leave everything as it is; an empty list removes every mapped right. Flags and
+        groups that no mapping names are never touched.
+        """
+        roles = roles_of(claims)
+        if roles is None:
+            logger.warning("No roles claim for Logto sub %s: rights left unchanged", claims["sub"])
+            return
+        rights = rights_for(roles, organization_roles_of(claims))
+        changed = [
+            flag
+            for flag, value in rights.flags.items()
+            if hasattr(user, flag) and getattr(user, flag) != value
+        ]
+        for flag in changed:
+            setattr(user, flag, rights.flags[flag])
+        if changed:
+            user.save(update_fields=changed)
+        if hasattr(user, "groups"):
+            self._apply_groups(user, rights)
+
+    def _apply_groups(self, user: User, rights: Rights) -> None:
+        if rights.group_prefix:
+            Group.objects.bulk_create(
+                [
+                    Group(name=name)
+                    for name in rights.groups
+                    if name.startswith(rights.group_prefix)
+                ],
+                ignore_conflicts=True,
+            )
+        wanted = list(Group.objects.filter(name__in=rights.groups))
+        missing = rights.groups - {group.name for group in wanted}
+        if missing:
+            logger.warning(
+                "LOGTO role mapping names groups that do not exist: %s. Create them.",
+                ", ".join(sorted(missing)),
+            )
+        stale = [group for group in user.groups.all() if rights.manages(group.name)]
+        user.groups.remove(*[group for group in stale if group.name not in rights.groups])
+        user.groups.add(*wanted)
+
+    def sync_memberships(self, identity: LogtoIdentity, claims: dict[str, Any]) -> None:
+        """Record the organizations of ``claims`` and the user's roles in each."""
+        if "organizations" not in claims and "organization_roles" not in claims:
+            return
+        memberships = organization_roles_of(claims)
+        identity.memberships.exclude(organization_id__in=memberships).delete()
+        for organization, roles in memberships.items():
+            LogtoMembership.objects.update_or_create(
+                identity=identity, organization_id=organization, defaults={"roles": sorted(roles)}
+            )

@@ -30,11 +30,46 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 "logto_auth.E002",
                 "Copy it from the application's page in the Logto Console.",
             )
+        elif key in ("ROLES", "ORGANIZATION_ROLES"):
+            check_id, hint = "logto_auth.E009", "See 'Roles and rights' in the README."
         elif key not in DEFAULTS:
             check_id, hint = "logto_auth.E003", f"Valid keys: {', '.join(sorted(DEFAULTS))}."
         else:
             check_id, hint = "logto_auth.E004", "See the settings table in the README."
         messages.append(Error(message, hint=hint, id=check_id))
+    return messages
+
+
+@register(Tags.compatibility)
+def check_role_scopes(**kwargs: Any) -> list[CheckMessage]:
+    if logto_settings.problems():
+        return []
+    scopes = set(logto_settings.scopes)
+    messages: list[CheckMessage] = []
+    if (logto_settings.roles or logto_settings.role_groups_prefix) and "roles" not in scopes:
+        messages.append(
+            Warning(
+                "LOGTO maps roles, but LOGTO['SCOPES'] lacks 'roles': rights will never change.",
+                hint="Add 'roles' to LOGTO['SCOPES'].",
+                id="logto_auth.W002",
+            )
+        )
+    if (
+        logto_settings.organization_roles
+        and not {
+            "urn:logto:scope:organizations",
+            "urn:logto:scope:organization_roles",
+        }
+        <= scopes
+    ):
+        messages.append(
+            Warning(
+                "LOGTO maps organization roles, but LOGTO['SCOPES'] lacks the organization scopes.",
+                hint="Add 'urn:logto:scope:organizations' and "
+                "'urn:logto:scope:organization_roles' to LOGTO['SCOPES'].",
+                id="logto_auth.W003",
+            )
+        )
     return messages
 
 

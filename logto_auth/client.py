@@ -24,11 +24,13 @@ import aiohttp
 import jwt
 import pydantic
 from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth import get_backends
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
 from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 
+from logto_auth.backends import LogtoBackend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     InvalidToken,
@@ -57,6 +59,7 @@ PENDING_KEY = "_logto_pending"
 PENDING_TTL = 600  # seconds a sign-in may take at the provider
 PENDING_MAX = 8  # sign-ins pending at once in one session (tabs)
 COOKIE_LIMIT = 4000  # bytes of a session cookie's value that every browser keeps
+EXTENDED_CLAIMS = ("roles", "organizations", "organization_roles")
 OAUTH_USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
 
 P = ParamSpec("P")
@@ -115,7 +118,7 @@ class _Client(LogtoClient):  # type: ignore[misc]
             claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
             previous = self._storage.get("idToken")
             if previous is not None and self._nonce is None:
-                before = jwt.decode(previous, options={"verify_signature": False})
+                before = _unverified(previous)
                 if before.get("sub") != claims["sub"]:
                     raise InvalidToken("The refreshed ID token is for another user.")
             self._storage.set("idToken", id_token)
@@ -229,11 +232,41 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     _check_issuer(query.get("iss", [None])[0])
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
-    _run(_Client(buffer, nonce=entry["nonce"]).handleSignInCallback, callback_url)
+    client = _Client(buffer, nonce=entry["nonce"])
+    _run(client.handleSignInCallback, callback_url)
     id_token = buffer.get("idToken")
     assert id_token is not None
-    claims = jwt.decode(id_token, options={"verify_signature": False})
+    claims = _with_extended_claims(_unverified(id_token), client)
     return SignInResult(claims=claims, tokens=buffer.values, next_url=entry["next"])
+
+
+def _unverified(token: str) -> dict[str, Any]:
+    """Decode a token validated when it was received."""
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def _user_info(access_token: str, sub: str) -> dict[str, Any]:
+    endpoint = provider().metadata()["userinfo_endpoint"]
+    info = fetch_json(endpoint, headers={"Authorization": f"Bearer {access_token}"})
+    if not isinstance(info, dict) or info.get("sub") != sub:
+        raise ProviderError("The sign-in service sent userinfo for another user.")
+    return info
+
+
+def _with_extended_claims(claims: dict[str, Any], client: _Client) -> dict[str, Any]:
+    """Add ``roles`` and organization claims from userinfo when the ID token lacks them.
+
+    Logto puts them in ID tokens only where the tenant enables it; its userinfo endpoint
+    always answers them. One provider call, and only then.
+    """
+    if "roles" in claims or "roles" not in logto_settings.scopes:
+        return claims
+    token = client._getAccessToken("")
+    if token is None:
+        return claims
+    info = _user_info(token, claims["sub"])
+    return {**claims, **{name: info[name] for name in EXTENDED_CLAIMS if name in info}}
 
 
 def _check_issuer(iss: str | None) -> None:
@@ -299,10 +332,7 @@ class LogtoContext:
     def claims(self) -> dict[str, Any]:
         """The claims of the stored ID token (validated when it was stored); ``{}`` if none."""
         token = self.id_token
-        if token is None:
-            return {}
-        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-        return claims
+        return _unverified(token) if token is not None else {}
 
     @property
     def sub(self) -> str | None:
@@ -318,6 +348,14 @@ class LogtoContext:
             return None
         token: str | None = self._refreshing(_Client(self._storage).getAccessToken, resource)
         return token
+
+    def get_access_token_claims(self, resource: str) -> dict[str, Any]:
+        """Return the claims (``scope``, ``aud``, ...) of the JWT access token for ``resource``.
+
+        The token came straight from the provider; it is decoded, not verified again.
+        """
+        token = self.get_access_token(resource)
+        return _unverified(token) if token else {}
 
     def get_organization_token(self, organization_id: str) -> str | None:
         """Return an access token for a Logto organization, refreshing it when expired."""
@@ -335,18 +373,29 @@ class LogtoContext:
         (``roles``, ``organization_data``), so the request is made here.
         """
         token = self.get_access_token()
-        if token is None:
+        if token is None or self.sub is None:
             return {}
-        endpoint = provider().metadata()["userinfo_endpoint"]
-        info = fetch_json(endpoint, headers={"Authorization": f"Bearer {token}"})
-        if not isinstance(info, dict) or info.get("sub") != self.sub:
-            raise ProviderError("The sign-in service sent userinfo for another user.")
-        return info
+        return _user_info(token, self.sub)
 
     def _refreshing(self, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        before = self.id_token
         try:
-            return _run(call, *args, **kwargs)
+            result = _run(call, *args, **kwargs)
         except (SignInError, InvalidToken) as error:
             logger.info("Logto session ended for %s: %s", self.sub, error)
             self._storage.clear()
             raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
+        if self.id_token != before:
+            self._sync_user()
+        return result
+
+    def _sync_user(self) -> None:
+        """Apply a refreshed ID token to the Django user, so that rights follow Logto."""
+        self.__dict__.pop("claims", None)
+        user = getattr(self._request, "user", None)
+        backend = next((b for b in get_backends() if isinstance(b, LogtoBackend)), None)
+        if user is None or not user.is_authenticated or backend is None or not self.id_token:
+            return
+        claims = _with_extended_claims(self.claims, _Client(self._storage))
+        if getattr(getattr(user, "logto_identity", None), "sub", None) == claims["sub"]:
+            backend.sync_user(self._request, user, claims)

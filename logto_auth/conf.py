@@ -28,9 +28,22 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10.0,
     # Seconds of clock skew tolerated when checking token times.
     "LEEWAY": 60,
+    # Logto role name -> {"is_staff": bool, "is_superuser": bool, "groups": [group names]}.
+    "ROLES": {},
+    # "<organization id>:<role>" (or "*:<role>" for any organization) -> the same shape.
+    "ORGANIZATION_ROLES": {},
+    # When set, every Logto role also gets a Django group named prefix + role, kept in sync.
+    "ROLE_GROUPS_PREFIX": None,
+    # Admin login: where the sign-in sends admins (e.g. "social:azuread"), and whether the
+    # admin keeps Django's password form.
+    "ADMIN_DIRECT_SIGN_IN": None,
+    "ADMIN_PASSWORD_LOGIN": False,
+    # The Logto Console, for links from the user admin (e.g. https://cloud.logto.io/<tenant>).
+    "CONSOLE_URL": None,
 }
 REQUIRED = ("ENDPOINT", "APP_ID", "APP_SECRET")
 PROMPTS = ("consent", "login")
+RIGHTS: dict[str, type] = {"is_staff": bool, "is_superuser": bool, "groups": list}
 
 
 class Settings:
@@ -88,6 +101,33 @@ class Settings:
     def leeway(self) -> int:
         return int(self._get("LEEWAY"))
 
+    @property
+    def roles(self) -> dict[str, dict[str, Any]]:
+        return dict(self._get("ROLES"))
+
+    @property
+    def organization_roles(self) -> dict[str, dict[str, Any]]:
+        return dict(self._get("ORGANIZATION_ROLES"))
+
+    @property
+    def role_groups_prefix(self) -> str | None:
+        value = self._get("ROLE_GROUPS_PREFIX")
+        return str(value) if value else None
+
+    @property
+    def admin_direct_sign_in(self) -> str | None:
+        value = self._get("ADMIN_DIRECT_SIGN_IN")
+        return str(value) if value else None
+
+    @property
+    def admin_password_login(self) -> bool:
+        return bool(self._get("ADMIN_PASSWORD_LOGIN"))
+
+    @property
+    def console_url(self) -> str | None:
+        value = self._get("CONSOLE_URL")
+        return str(value).rstrip("/") if value else None
+
     def problems(self) -> list[tuple[str, str]]:
         """Return ``(key, message)`` for each invalid value in ``settings.LOGTO``."""
         if not hasattr(django_settings, "LOGTO"):
@@ -111,7 +151,34 @@ class Settings:
             value = raw.get(key, DEFAULTS[key])
             if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
                 found.append((key, f"LOGTO['{key}'] must be a number of seconds >= {least}."))
+        for key in ("ROLES", "ORGANIZATION_ROLES"):
+            found += [(key, message) for message in _mapping_problems(key, raw.get(key, {}))]
+        for key in ("ROLE_GROUPS_PREFIX", "ADMIN_DIRECT_SIGN_IN", "CONSOLE_URL"):
+            if raw.get(key) is not None and not isinstance(raw.get(key), str):
+                found.append((key, f"LOGTO['{key}'] must be a string or None."))
         return found
+
+
+def _mapping_problems(key: str, mapping: Any) -> list[str]:
+    if not isinstance(mapping, dict):
+        return [f"LOGTO['{key}'] must be a dict of role name to rights."]
+    found = []
+    for role, rights in mapping.items():
+        where = f"LOGTO['{key}'][{role!r}]"
+        if key == "ORGANIZATION_ROLES" and (not isinstance(role, str) or ":" not in role):
+            found.append(f"{where}: keys are '<organization id>:<role>' or '*:<role>'.")
+        if not isinstance(rights, dict):
+            found.append(f"{where} must be a dict such as {{'is_staff': True}}.")
+            continue
+        for name, value in rights.items():
+            expected = RIGHTS.get(name)
+            if expected is None:
+                found.append(f"{where} has unknown right {name!r} (known: {', '.join(RIGHTS)}).")
+            elif not isinstance(value, expected) or (
+                isinstance(value, list) and not all(isinstance(group, str) for group in value)
+            ):
+                found.append(f"{where}[{name!r}] must be a {expected.__name__}.")
+    return found
 
 
 logto_settings = Settings()

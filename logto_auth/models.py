@@ -23,3 +23,38 @@ class LogtoIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.sub
+
+    @property
+    def roles(self) -> list[str]:
+        """The Logto roles of the last sync."""
+        value = self.claims.get("roles")
+        return [role for role in value if isinstance(role, str)] if isinstance(value, list) else []
+
+    @property
+    def organizations(self) -> list[str]:
+        return sorted(self.memberships.values_list("organization_id", flat=True))
+
+
+class LogtoMembership(models.Model):
+    """A user's membership of a Logto organization and their roles in it, as of the last sync.
+
+    Query it to decide per organization, e.g.
+    ``LogtoMembership.objects.filter(identity__user=user, organization_id=org_id)``.
+    """
+
+    identity = models.ForeignKey(
+        LogtoIdentity, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization_id = models.CharField(max_length=255, db_index=True)
+    roles = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "Logto organization membership"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "organization_id"], name="logto_auth_unique_membership"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity.sub} in {self.organization_id}"
