@@ -51,6 +51,10 @@ function readSettings(env) {
       ?? 'http://127.0.0.1:8000/logto/back-channel-logout/',
     accessTokenTtl: positiveInteger('DEV_PROVIDER_ACCESS_TOKEN_TTL', env.DEV_PROVIDER_ACCESS_TOKEN_TTL, 3600),
     idTokenTtl: positiveInteger('DEV_PROVIDER_ID_TOKEN_TTL', env.DEV_PROVIDER_ID_TOKEN_TTL, 3600),
+    // The extended claims a Logto tenant puts in ID tokens (Console: "custom JWT" settings);
+    // its default is these three. Set to "" to mimic a tenant that leaves them to userinfo.
+    idTokenExtendedClaims: (env.DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS
+      ?? 'roles organizations organization_roles').split(/\s+/).filter(Boolean),
   };
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from logto_auth.conf import DEFAULTS, REQUIRED, logto_settings
 
@@ -125,12 +126,19 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_backend(**kwargs: Any) -> list[CheckMessage]:
-    if BACKEND in settings.AUTHENTICATION_BACKENDS:
-        return []
+    from logto_auth.backends import LogtoBackend
+
+    for path in settings.AUTHENTICATION_BACKENDS:
+        try:
+            if issubclass(import_string(path), LogtoBackend):
+                return []
+        except ImportError:
+            continue  # Django's own checks and login report a backend that does not import
     return [
         Error(
             f"'{BACKEND}' is not in AUTHENTICATION_BACKENDS.",
-            hint="Add it (keep ModelBackend too if staff also sign in with passwords).",
+            hint="Add it, or a subclass (keep ModelBackend too if staff also sign in with "
+            "passwords).",
             id="logto_auth.E007",
         )
     ]

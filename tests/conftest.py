@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +13,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from logto_auth.tokens import provider
-from tests.devprovider import DevProvider
+from tests.devprovider import ROOT, DevProvider
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +100,29 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     return attempts
+
+
+class PrivateProvider(DevProvider):
+    """A dev provider of one test's own, on a copy of the demo users that it can edit."""
+
+    def __init__(self, users: Path, **env: str) -> None:
+        shutil.copy(ROOT / "devprovider" / "users.json", users)
+        super().__init__(0, DEV_PROVIDER_USERS=str(users), **env)
+        self.users = users
+
+    def edit_user(self, username: str, **changes: Any) -> None:
+        users = json.loads(self.users.read_text())
+        for user in users:
+            if user["username"] == username:
+                user.update(changes)
+        self.users.write_text(json.dumps(users))
+
+
+@pytest.fixture
+def private_provider(tmp_path: Path, settings: Any) -> Iterator[PrivateProvider]:
+    """Start a private dev provider and point LOGTO at it for this test."""
+    started = PrivateProvider(tmp_path / "users.json")
+    started.start()
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url}
+    yield started
+    started.stop()

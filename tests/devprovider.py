@@ -113,6 +113,15 @@ class DevProvider:
             response = http.get(url, allow_redirects=False, timeout=10)
         raise AssertionError("The provider never redirected back")
 
+    def sign_in_over_http(self, site_url: str, username: str, http: requests.Session) -> str:
+        """Sign ``http`` (a browser's cookie jar) in to the Django site at ``site_url``;
+        return where the site's callback redirects."""
+        start = http.get(f"{site_url}/logto/sign-in/", allow_redirects=False, timeout=10)
+        callback = self.authorize(start.headers["Location"], username)
+        done = http.get(callback, allow_redirects=False, timeout=10)
+        assert done.status_code == 302, done.text
+        return str(done.headers["Location"])
+
     def end_session(self, url: str) -> str:
         """Follow the provider's end-session page (its form) and return where it sends us."""
         http = requests.Session()

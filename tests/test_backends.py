@@ -5,8 +5,11 @@ from typing import Any
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 
+from logto_auth import checks
 from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity
+from tests.conftest import Site
+from tests.devprovider import DevProvider
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -101,3 +104,25 @@ def test_long_values_are_truncated_to_the_fields() -> None:
     assert user is not None
     assert len(user.first_name) == 150
     assert len(user.username) == 150
+
+
+class ExistingUsersOnly(LogtoBackend):
+    create_unknown_user = False
+
+
+def test_unknown_user_gets_a_clear_page_when_creation_is_off(
+    settings: Any, wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_backends.ExistingUsersOnly"]
+
+    response = wsgi_site.sign_in(dev_provider, "carol")
+
+    assert response.status_code == 403
+    assert b"may not sign in to this site" in response.content
+    assert "_auth_user_id" not in wsgi_site.session
+    assert not User.objects.exists()
+
+
+def test_subclass_of_the_backend_satisfies_the_check(settings: Any) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_backends.ExistingUsersOnly"]
+    assert checks.check_backend() == []

@@ -28,6 +28,7 @@ def test_checks_are_bound() -> None:
         "check_middleware",
         "check_backend",
         "check_session_engine",
+        "check_role_scopes",
     } <= bound
 
 
@@ -48,6 +49,12 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "SCOPES": "email roles"}, "logto_auth.E004"),
         ({**VALID, "TIMEOUT": 0}, "logto_auth.E004"),
         ({**VALID, "PROMPT": "none"}, "logto_auth.E004"),
+        ({**VALID, "ROLES": ["admin"]}, "logto_auth.E009"),
+        ({**VALID, "ROLES": {"admin": {"is_staf": True}}}, "logto_auth.E009"),
+        ({**VALID, "ROLES": {"admin": {"is_staff": "yes"}}}, "logto_auth.E009"),
+        ({**VALID, "ROLES": {"staff": {"groups": "Staff"}}}, "logto_auth.E009"),
+        ({**VALID, "ORGANIZATION_ROLES": {"admin": {"groups": ["A"]}}}, "logto_auth.E009"),
+        ({**VALID, "CONSOLE_URL": 1}, "logto_auth.E004"),
     ],
 )
 def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:
@@ -110,3 +117,19 @@ def test_signed_cookie_sessions_warn(settings: Any, capsys: pytest.CaptureFixtur
     assert ids() == ["logto_auth.W001"]
     call_command("check")  # a warning does not fail the check
     assert "logto_auth.W001" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("logto", "expected"),
+    [
+        ({**VALID, "SCOPES": ["email"], "ROLES": {"admin": {"is_staff": True}}}, "logto_auth.W002"),
+        ({**VALID, "SCOPES": ["email"], "ROLE_GROUPS_PREFIX": "logto:"}, "logto_auth.W002"),
+        (
+            {**VALID, "SCOPES": ["roles"], "ORGANIZATION_ROLES": {"*:admin": {"is_staff": True}}},
+            "logto_auth.W003",
+        ),
+    ],
+)
+def test_mapping_without_its_scope_warns(settings: Any, logto: Any, expected: str) -> None:
+    settings.LOGTO = logto
+    assert ids() == [expected]

@@ -346,7 +346,10 @@ export function createProvider({
     async findAccount(ctx, sub) {
       const user = await users.findById(sub);
       if (!user) return undefined;
-      return { accountId: user.id, claims: async (use) => claimsFor(user, use) };
+      return {
+        accountId: user.id,
+        claims: async (use) => claimsFor(user, use, settings.idTokenExtendedClaims),
+      };
     },
 
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },

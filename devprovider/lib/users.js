@@ -48,11 +48,14 @@ export function organizationsOf(user) {
   return Array.isArray(user.organizations) ? user.organizations : [];
 }
 
+const EXTENDED = ['roles', 'organizations', 'organization_roles'];
+
 // Claims for a user, shaped like Logto's. oidc-provider then keeps only those the granted
 // scopes cover. Unset values are JSON null (as Logto sends them), never left out.
 // `use` is "id_token" or "userinfo": like Logto's defaults, organization_data, custom_data
 // and identities are only ever served by the userinfo endpoint.
-export function claimsFor(user, use) {
+// `idTokenExtended` lists which of roles/organizations/organization_roles ID tokens carry.
+export function claimsFor(user, use, idTokenExtended = EXTENDED) {
   const organizations = organizationsOf(user);
   const claims = {
     sub: user.id,
@@ -74,7 +77,11 @@ export function claimsFor(user, use) {
       .map((role) => `${organization.id}:${role}`)),
   };
 
-  if (use === 'userinfo') {
+  if (use !== 'userinfo') {
+    for (const name of EXTENDED) {
+      if (!idTokenExtended.includes(name)) delete claims[name];
+    }
+  } else {
     claims.organization_data = organizations.map(({ id, name, description }) => ({
       id,
       name: name ?? null,
