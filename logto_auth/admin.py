@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from logto_auth.conf import logto_settings
 from logto_auth.models import LogtoIdentity, LogtoMembership
+from logto_auth.roles import rights_for
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -79,6 +80,13 @@ class LogtoUserAdminMixin:
         ):
             current = list(getattr(cls, name, ()))
             setattr(cls, name, current + [item for item in added if item not in current])
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        if obj is not None and getattr(obj, "logto_identity", None) is not None:
+            # The role mapping sets these at every sign-in: edit roles in Logto instead.
+            fields += [flag for flag in rights_for([], {}).flags if flag not in fields]
+        return fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("logto_identity")  # type: ignore[misc, no-any-return]

@@ -134,3 +134,15 @@ def test_staff_group_gives_bob_view_rights_only(dev_provider: DevProvider, db: N
     assert bob.get("/admin/auth/user/").status_code == 200
     assert bob.get("/admin/auth/user/add/").status_code == 403
     assert b"Add user" not in bob.get("/admin/auth/user/").content
+
+
+def test_flags_the_mapping_manages_are_read_only_for_logto_users(signed_in_team: Site) -> None:
+    bob = get_user_model().objects.get(username="bob")
+    local = get_user_model().objects.create_user("local-user")
+
+    bob_page = signed_in_team.get(f"/admin/auth/user/{bob.pk}/change/").content.decode()
+    local_page = signed_in_team.get(f"/admin/auth/user/{local.pk}/change/").content.decode()
+
+    assert 'name="is_staff"' not in bob_page
+    assert 'name="is_superuser"' not in bob_page
+    assert 'name="is_staff"' in local_page
