@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from logto_auth.conf import logto_settings
 from logto_auth.models import LogtoIdentity, LogtoMembership
 from logto_auth.roles import Rights, organization_roles_of, rights_for, roles_of
 from logto_auth.signals import logto_user_synced
@@ -153,6 +154,12 @@ class LogtoBackend(ModelBackend):
         leave everything as it is; an empty list removes every mapped right. Flags and
         groups that no mapping names are never touched.
         """
+        if not (
+            logto_settings.roles
+            or logto_settings.organization_roles
+            or logto_settings.role_groups_prefix
+        ):
+            return
         roles = roles_of(claims)
         if roles is None:
             logger.warning("No roles claim for Logto sub %s: rights left unchanged", claims["sub"])

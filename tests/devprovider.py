@@ -103,15 +103,7 @@ class DevProvider:
             raise AssertionError(f"No login page reached from {auth_url}")
         form = parse_form(response.text)
         data = {**form.fields, "username": username, "password": password or PASSWORDS[username]}
-        url = urllib.parse.urljoin(url, form.action)
-        response = http.post(url, data=data, allow_redirects=False, timeout=10)
-        for _ in range(10):
-            assert response.status_code in (302, 303), response.text
-            url = urllib.parse.urljoin(url, response.headers["Location"])
-            if not url.startswith(self.url):
-                return url
-            response = http.get(url, allow_redirects=False, timeout=10)
-        raise AssertionError("The provider never redirected back")
+        return self._submit(http, urllib.parse.urljoin(url, form.action), data)
 
     def sign_in_over_http(self, site_url: str, username: str, http: requests.Session) -> str:
         """Sign ``http`` (a browser's cookie jar) in to the Django site at ``site_url``;
@@ -128,15 +120,18 @@ class DevProvider:
         response = http.get(url, allow_redirects=False, timeout=10)
         assert response.status_code == 200, response.text
         form = parse_form(response.text)
-        target = urllib.parse.urljoin(url, form.action)
-        response = http.post(target, data=form.fields, allow_redirects=False, timeout=10)
-        for _ in range(5):
+        return self._submit(http, urllib.parse.urljoin(url, form.action), form.fields)
+
+    def _submit(self, http: requests.Session, url: str, data: dict[str, str]) -> str:
+        """POST a provider form; follow its redirects until one leaves the provider."""
+        response = http.post(url, data=data, allow_redirects=False, timeout=10)
+        for _ in range(10):
             assert response.status_code in (302, 303), response.text
-            target = urllib.parse.urljoin(target, response.headers["Location"])
-            if not target.startswith(self.url):
-                return target
-            response = http.get(target, allow_redirects=False, timeout=10)
-        raise AssertionError("The provider never redirected back after sign-out")
+            url = urllib.parse.urljoin(url, response.headers["Location"])
+            if not url.startswith(self.url):
+                return url
+            response = http.get(url, allow_redirects=False, timeout=10)
+        raise AssertionError("The provider never redirected back")
 
 
 class Form(HTMLParser):

@@ -263,3 +263,16 @@ def test_roles_come_from_userinfo_when_the_id_token_lacks_them(
         assert provider.counters()["/oidc/me"] == before + 1
     finally:
         provider.stop()
+
+
+def test_without_any_mapping_rights_are_not_touched(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "ROLES": {}, "ORGANIZATION_ROLES": {}}
+    user = sign_in(roles=["staff"])
+    user.groups.add(Group.objects.get(name="Staff"))
+
+    user = sign_in()
+
+    assert groups(user) == {"Staff"}
+    assert "No roles claim" not in caplog.text
