@@ -19,19 +19,18 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from jwt.utils import base64url_decode
 from django.core.cache import cache
+from jwt.utils import base64url_decode
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, ProviderError, ProviderUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Container
 
 logger = logging.getLogger(__name__)
 

@@ -48,6 +48,8 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "SCOPES": "email roles"}, "logto_auth.E004"),
         ({**VALID, "TIMEOUT": 0}, "logto_auth.E004"),
         ({**VALID, "PROMPT": "none"}, "logto_auth.E004"),
+        ({**VALID, "API_RESOURCES": "http://api"}, "logto_auth.E004"),
+        ({**VALID, "API_TOKEN_CACHE_SIZE": -1}, "logto_auth.E004"),
     ],
 )
 def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:
