@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from logto_auth.tokens import provider
+from tests import forged
 from tests.devprovider import DevProvider
 
 
@@ -31,6 +32,13 @@ def logto_settings(dev_provider: DevProvider, settings: Any) -> dict[str, Any]:
 def cold_provider(logto_settings: dict[str, Any]) -> None:
     """Start the test with no provider metadata or keys cached anywhere."""
     provider().forget()
+
+
+@pytest.fixture
+def hostile_provider(settings: Any) -> None:
+    """An issuer whose metadata and test-made keys are seeded into the cache (no network)."""
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": forged.ENDPOINT}
+    forged.seed_provider()
 
 
 class Site:
