@@ -40,8 +40,11 @@ class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
 
 
 class ProviderUnavailable(exceptions.APIException):  # type: ignore[misc]
-    status_code = 503
-    default_detail = {"error": "temporarily_unavailable"}
+    """The provider's keys could not be fetched (502 or 503, as ``LogtoError`` says)."""
+
+    def __init__(self, error: LogtoError) -> None:
+        super().__init__(detail={"error": "temporarily_unavailable"})
+        self.status_code = error.status
 
 
 class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: ignore[misc]
@@ -69,7 +72,7 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
         except api.BearerError as error:
             raise BearerChallenge(error) from error
         except LogtoError as error:
-            raise ProviderUnavailable from error
+            raise ProviderUnavailable(error) from error
         request._request.logto = token
         return self.get_user(token), token
 
