@@ -41,6 +41,8 @@ def call_api_me(request: HttpRequest) -> dict[str, Any]:
     deadlock a single-worker server) to learn nothing more.
     """
     token = request.logto.get_access_token(settings.LOGTO_API_RESOURCE)  # type: ignore[attr-defined]
+    if token is None:  # signed in with a password, not through Logto
+        return {"status": None, "body": {}}
     api_request = HttpRequest()
     api_request.method = "GET"
     api_request.path = api_request.path_info = "/api/me/"

@@ -19,6 +19,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.contrib.auth import get_backends
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
@@ -33,7 +34,7 @@ from logto_auth.models import LogtoIdentity
 from logto_auth.tokens import validate_jwt
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -316,6 +317,11 @@ def authenticate(
     request.logto = found  # type: ignore[attr-defined]
     # Looked up only if the view reads it: many API views need the claims alone.
     request.user = SimpleLazyObject(lambda: user_for(found, create=create_user))  # type: ignore[assignment]
+
+    async def auser() -> AbstractBaseUser | AnonymousUser:
+        return await sync_to_async(user_for)(found, create=create_user)
+
+    request.auser = auser  # type: ignore[assignment]
     return found
 
 
@@ -334,7 +340,7 @@ def _protected(
     return None
 
 
-V = TypeVar("V", bound="Callable[..., HttpResponseBase]")
+V = TypeVar("V", bound="Callable[..., HttpResponseBase | Awaitable[HttpResponseBase]]")
 
 
 @overload
@@ -374,8 +380,20 @@ def logto_token_required(
     }
 
     def decorate(function: V) -> V:
+        if iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(
+                request: HttpRequest, *args: Any, **kwargs: Any
+            ) -> HttpResponseBase:
+                # Validation may fetch keys (blocking I/O): off the event loop.
+                refusal = await sync_to_async(_protected)(request, kwargs, options)
+                return refusal or await function(request, *args, **kwargs)
+
+            return csrf_exempt(async_wrapper)  # type: ignore[return-value]
+
         @functools.wraps(function)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             return _protected(request, kwargs, options) or function(request, *args, **kwargs)
 
         return csrf_exempt(wrapper)  # type: ignore[return-value]
@@ -403,6 +421,12 @@ class LogtoTokenRequiredMixin:
             "create_user": self.create_unknown_user,
         }
         refusal = _protected(request, kwargs, options)
+        if refusal is not None and getattr(self, "view_is_async", False):
+            # An async view's dispatch must return an awaitable.
+            async def refuse() -> HttpResponse:
+                return refusal
+
+            return refuse()  # type: ignore[return-value]
         if refusal is not None:
             return refusal
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]

@@ -26,6 +26,25 @@ def whoami(request: HttpRequest) -> JsonResponse:
     )
 
 
+@logto_token_required(scopes=["read:profile"])
+async def async_whoami(request: HttpRequest) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse(
+        {
+            "sub": request.logto.sub,  # type: ignore[attr-defined]
+            "username": user.get_username() if user.is_authenticated else None,
+        }
+    )
+
+
+class AsyncMixinView(LogtoTokenRequiredMixin, View):
+    http_method_names = ["get"]
+    required_scopes = ["read:profile"]
+
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return JsonResponse({"sub": request.logto.sub})  # type: ignore[attr-defined]
+
+
 class MixinView(LogtoTokenRequiredMixin, View):
     http_method_names = ["get", "post"]
     required_scopes = ["read:profile"]
@@ -71,6 +90,8 @@ urlpatterns = [
     path("t/create/", logto_token_required(create_user=True)(whoami)),
     path("t/other-api/", logto_token_required(resource="https://other.example/api")(whoami)),
     path("t/mixin/", MixinView.as_view()),
+    path("t/async/", async_whoami),
+    path("t/async-mixin/", AsyncMixinView.as_view()),
     path("t/drf/", DrfView.as_view()),
     path("t/drf/organizations/<str:organization_id>/", DrfOrganizationView.as_view()),
 ]

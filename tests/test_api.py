@@ -389,6 +389,23 @@ def test_mixin_view_is_protected_and_csrf_exempt(db: None) -> None:
     assert response.json() == {"sub": "u1alice0000a", "username": None}
 
 
+@pytest.mark.urls("tests.api_urls")
+@pytest.mark.parametrize("path", ["/t/async/", "/t/async-mixin/"])
+def test_async_views_are_protected(site: Site, dev_provider: DevProvider, path: str) -> None:
+    site.sign_in(dev_provider, "alice")
+    client = Site(site.kind)
+
+    refused = client.get(path, **bearer(dev_provider.machine_token(API, "write:profile")))
+    response = client.get(path, **bearer(site.access_token(API)))
+
+    assert client.get(path).status_code == 401
+    assert refused.status_code == 403
+    assert response.status_code == 200
+    assert response.json()["sub"] == "alice0k7x2qm"
+    if path == "/t/async/":
+        assert response.json()["username"] == "alice"
+
+
 @pytest.mark.usefixtures("hostile_provider")
 @pytest.mark.urls("tests.api_urls")
 def test_bare_decorator_needs_no_scope(wsgi_site: Site) -> None:

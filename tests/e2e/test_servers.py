@@ -155,7 +155,7 @@ def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> Non
     connection.putheader("Authorization", f"Bearer {token}")
     connection.putheader("Authorization", f"Bearer {token}")
     connection.endheaders()
-    response = connection.getresponse()
-    assert response.status == 400
-    assert 'error="invalid_request"' in response.getheader("WWW-Authenticate", "")
+    answer = connection.getresponse()
+    assert answer.status == 400
+    assert 'error="invalid_request"' in answer.getheader("WWW-Authenticate", "")
     connection.close()
