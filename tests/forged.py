@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import time
+import urllib.parse
 from typing import Any
 
 import jwt
@@ -92,3 +94,19 @@ def forge(header: dict[str, Any], key: Any, signing_alg: str, **changes: Any) ->
         algorithm = jwt.algorithms.get_default_algorithms()[signing_alg]
         signature = algorithm.sign(signing_input, algorithm.prepare_key(key))
     return (signing_input + b"." + encode(signature)).decode()
+
+
+def get_with_two_authorizations(url: str, first: str, second: str) -> tuple[int, str]:
+    """GET ``url`` with two ``Authorization: Bearer`` headers (what no HTTP library sends)
+    over real HTTP; return the status and the ``WWW-Authenticate`` header."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", parts.path)
+        connection.putheader("Authorization", f"Bearer {first}")
+        connection.putheader("Authorization", f"Bearer {second}")
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.getheader("WWW-Authenticate", "")
+    finally:
+        connection.close()

@@ -7,10 +7,8 @@ machine-to-machine application's); hostile tokens are crafted with test keys.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,7 +25,18 @@ from logto_auth.models import LogtoIdentity
 from logto_auth.tokens import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
-from tests.forged import APP_ID, ISSUER, JWKS, OTHER_P384, P384, PUBLIC_PEM, forge, sign, unsigned
+from tests.forged import (
+    APP_ID,
+    ISSUER,
+    JWKS,
+    OTHER_P384,
+    P384,
+    PUBLIC_PEM,
+    forge,
+    get_with_two_authorizations,
+    sign,
+    unsigned,
+)
 
 API = "http://127.0.0.1:8000/api"
 ACME = "acme4p9x2k7z"
@@ -312,17 +321,12 @@ def test_token_in_the_query_string_is_refused(wsgi_site: Site) -> None:
 
 @pytest.mark.usefixtures("hostile_provider")
 def test_two_authorization_headers_over_a_real_wsgi_server_are_400(live_server: Any) -> None:
-    url = urllib.parse.urlsplit(live_server.url)
-    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
-    connection.putrequest("GET", "/api/me/")
-    connection.putheader("Authorization", f"Bearer {access_token()}")
-    connection.putheader("Authorization", f"Bearer {access_token(sub='mallory')}")
-    connection.endheaders()
-    response = connection.getresponse()
+    status, www_authenticate = get_with_two_authorizations(
+        f"{live_server.url}/api/me/", access_token(), access_token(sub="mallory")
+    )
 
-    assert response.status == 400
-    assert response.getheader("WWW-Authenticate", "").startswith('Bearer error="invalid_request"')
-    connection.close()
+    assert status == 400
+    assert www_authenticate.startswith('Bearer error="invalid_request"')
 
 
 @pytest.mark.usefixtures("hostile_provider")

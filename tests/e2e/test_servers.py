@@ -3,7 +3,6 @@ on SQLite with database sessions, and uvicorn (ASGI) on PostgreSQL with Redis se
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import secrets
@@ -20,6 +19,7 @@ import redis
 import requests
 
 from tests.devprovider import ROOT, DevProvider
+from tests.forged import get_with_two_authorizations
 
 pytestmark = pytest.mark.e2e
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -150,12 +150,6 @@ def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> Non
         assert missing.headers["WWW-Authenticate"] == "Bearer"
 
     # Two Authorization headers, as the server itself receives and joins them.
-    connection = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1]), timeout=10)
-    connection.putrequest("GET", "/api/me/")
-    connection.putheader("Authorization", f"Bearer {token}")
-    connection.putheader("Authorization", f"Bearer {token}")
-    connection.endheaders()
-    answer = connection.getresponse()
-    assert answer.status == 400
-    assert 'error="invalid_request"' in answer.getheader("WWW-Authenticate", "")
-    connection.close()
+    status, www_authenticate = get_with_two_authorizations(f"{server}/api/me/", token, token)
+    assert status == 400
+    assert 'error="invalid_request"' in www_authenticate
