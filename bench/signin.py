@@ -35,6 +35,7 @@ from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from logto import LogtoClient, LogtoConfig  # noqa: E402
 
+from bench.common import mozilla_settings  # noqa: E402
 from logto_auth.storage import DictStorage  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import DevProvider  # noqa: E402
@@ -79,21 +80,8 @@ def sdk_plainly(dev: DevProvider, rounds: int) -> float:
 
 
 def mozilla(dev: DevProvider, rounds: int) -> float:
-    oidc = {
-        "ROOT_URLCONF": "bench.urls",
-        "AUTHENTICATION_BACKENDS": ["mozilla_django_oidc.auth.OIDCAuthenticationBackend"],
-        "OIDC_RP_CLIENT_ID": "django-demo",
-        "OIDC_RP_CLIENT_SECRET": "django-demo-secret",
-        "OIDC_OP_AUTHORIZATION_ENDPOINT": f"{dev.issuer}/auth",
-        "OIDC_OP_TOKEN_ENDPOINT": f"{dev.issuer}/token",
-        "OIDC_OP_USER_ENDPOINT": f"{dev.issuer}/me",
-        "OIDC_OP_JWKS_ENDPOINT": f"{dev.issuer}/jwks",
-        "OIDC_RP_SIGN_ALGO": "ES384",
-        "OIDC_RP_SCOPES": "openid email profile",
-        "OIDC_USE_PKCE": True,
-    }
     total = 0
-    with override_settings(**oidc):
+    with override_settings(**mozilla_settings(dev)):
         client = Client()
         for _ in range(rounds):
             url = client.get("/oidc/authenticate/")["Location"]

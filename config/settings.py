@@ -94,7 +94,7 @@ LOGTO = {
     "SCOPES": env_list(
         "LOGTO_SCOPES",
         "email roles urn:logto:scope:organizations urn:logto:scope:organization_roles "
-        "custom_data identities",
+        "custom_data identities read:profile",
     ),
     "RESOURCES": env_list("LOGTO_RESOURCES", LOGTO_API_RESOURCE),
     # The demo's rights: Logto role admin -> staff + superuser, staff -> staff in "Staff"
@@ -104,6 +104,8 @@ LOGTO = {
         "staff": {"is_staff": True, "groups": ["Staff"]},
     },
     "CONSOLE_URL": os.environ.get("LOGTO_CONSOLE_URL") or None,
+    # The demo serves that API too (/api/me/): tokens for it are accepted.
+    "API_RESOURCES": [LOGTO_API_RESOURCE],
 }
 LOGTO_WEBHOOK_SIGNING_KEY = os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", "")
 

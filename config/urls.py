@@ -6,6 +6,13 @@ from config import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("profile/", views.profile, name="profile"),
+    path("api/me/", views.api_me, name="api_me"),
+    path("api/drf/me/", views.DrfMeView.as_view(), name="api_drf_me"),
+    path(
+        "api/organizations/<str:organization_id>/me/",
+        views.api_organization,
+        name="api_organization",
+    ),
     path("logto/", include("logto_auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,14 +1,25 @@
-"""The demo site's own pages."""
+"""The demo site's own pages and its API."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from logto_auth.api import logto_token_required
+from logto_auth.drf import HasLogtoScopes, LogtoTokenAuthentication
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpResponse
+
+    from logto_auth.api import LogtoToken
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,4 +29,60 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     user_info = request.logto.fetch_user_info()  # type: ignore[attr-defined]
-    return render(request, "profile.html", {"user_info": user_info})
+    context = {"user_info": user_info, "api_answer": call_api_me(request)}
+    return render(request, "profile.html", context)
+
+
+def call_api_me(request: HttpRequest) -> dict[str, Any]:
+    """Call ``/api/me/`` as a client of the API would, with the user's access token.
+
+    In-process: a request to ``api_me`` made here, through the same decorator a remote
+    client meets. A call over HTTP to this very site would tie up a second worker (and
+    deadlock a single-worker server) to learn nothing more.
+    """
+    token = request.logto.get_access_token(settings.LOGTO_API_RESOURCE)  # type: ignore[attr-defined]
+    if token is None:  # signed in with a password, not through Logto
+        return {"status": None, "body": {}}
+    api_request = HttpRequest()
+    api_request.method = "GET"
+    api_request.path = api_request.path_info = "/api/me/"
+    api_request.META = {**request.META, "HTTP_AUTHORIZATION": f"Bearer {token}"}
+    api_request.META.pop("HTTP_COOKIE", None)
+    response = api_me(api_request)
+    return {"status": response.status_code, "body": json.loads(response.content)}
+
+
+def _caller(token: LogtoToken) -> dict[str, Any]:
+    return {
+        "sub": token.sub,
+        "scopes": sorted(token.scopes),
+        "client_id": token.client_id,
+        "organization_id": token.organization_id,
+        "machine": token.is_machine,
+    }
+
+
+@logto_token_required
+def api_me(request: HttpRequest) -> JsonResponse:
+    """The caller of the API, as its Logto access token (any, for the API) says."""
+    return JsonResponse(_caller(request.logto))  # type: ignore[attr-defined]
+
+
+@logto_token_required(organization=True)
+def api_organization(request: HttpRequest, organization_id: str) -> JsonResponse:
+    """The caller, for an organization token of the organization in the URL."""
+    return JsonResponse(_caller(request.logto))  # type: ignore[attr-defined]
+
+
+class DrfMeView(APIView):  # type: ignore[misc]
+    """``/api/me/`` again, through Django REST framework."""
+
+    authentication_classes = [LogtoTokenAuthentication]
+    permission_classes = [HasLogtoScopes]
+    renderer_classes = [JSONRenderer]
+    required_scopes = ["read:profile"]
+
+    def get(self, request: Any) -> Response:
+        user = request.user
+        username = user.get_username() if user.is_authenticated else None
+        return Response({**_caller(request.auth), "username": username})

@@ -45,6 +45,8 @@ function readSettings(env) {
     usersPath: path.resolve(env.DEV_PROVIDER_USERS || path.join(HERE, 'users.json')),
     appId: env.DEV_PROVIDER_APP_ID || 'django-demo',
     appSecret: env.DEV_PROVIDER_APP_SECRET || 'django-demo-secret',
+    m2mAppId: env.DEV_PROVIDER_M2M_APP_ID || 'django-m2m',
+    m2mAppSecret: env.DEV_PROVIDER_M2M_APP_SECRET || 'django-m2m-secret',
     apiResource: env.DEV_PROVIDER_API_RESOURCE || 'http://127.0.0.1:8000/api',
     // Set to an empty string to register the application without back-channel logout.
     backchannelLogoutUri: env.DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI

@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_PASSWORD_LOGIN": False,
     # The Logto Console, for links from the user admin (e.g. https://cloud.logto.io/<tenant>).
     "CONSOLE_URL": None,
+    # Resource indicators of the APIs this site serves: the accepted access token audiences.
+    "API_RESOURCES": [],
+    # Verified access tokens remembered per process (0: none).
+    "API_TOKEN_CACHE_SIZE": 1024,
 }
 REQUIRED = ("ENDPOINT", "APP_ID", "APP_SECRET")
 PROMPTS = ("consent", "login")
@@ -128,6 +132,14 @@ class Settings:
         value = self._get("CONSOLE_URL")
         return str(value).rstrip("/") if value else None
 
+    @property
+    def api_resources(self) -> list[str]:
+        return list(self._get("API_RESOURCES"))
+
+    @property
+    def api_token_cache_size(self) -> int:
+        return int(self._get("API_TOKEN_CACHE_SIZE"))
+
     def problems(self) -> list[tuple[str, str]]:
         """Return ``(key, message)`` for each invalid value in ``settings.LOGTO``."""
         if not hasattr(django_settings, "LOGTO"):
@@ -156,6 +168,21 @@ class Settings:
         for key in ("ROLE_GROUPS_PREFIX", "ADMIN_DIRECT_SIGN_IN", "CONSOLE_URL"):
             if raw.get(key) is not None and not isinstance(raw.get(key), str):
                 found.append((key, f"LOGTO['{key}'] must be a string or None."))
+        found.extend(self._api_problems(raw))
+        return found
+
+    def _api_problems(self, raw: dict[str, Any]) -> list[tuple[str, str]]:
+        found = []
+        resources = raw.get("API_RESOURCES", [])
+        if not isinstance(resources, list | tuple) or not all(
+            isinstance(v, str) and v for v in resources
+        ):
+            found.append(("API_RESOURCES", "LOGTO['API_RESOURCES'] must be a list of strings."))
+        size = raw.get("API_TOKEN_CACHE_SIZE", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            found.append(
+                ("API_TOKEN_CACHE_SIZE", "LOGTO['API_TOKEN_CACHE_SIZE'] must be an integer >= 0.")
+            )
         return found
 
 

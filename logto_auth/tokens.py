@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.core.cache import cache
+from jwt.utils import base64url_decode
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, ProviderError, ProviderUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Container
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ class ProviderCache:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _entries: dict[str, _Cached] = field(default_factory=dict)
     _last_refetch: float = -KEY_REFETCH_INTERVAL
+    # Keys ready for PyJWT by (kid, alg), for the key set object they were built from:
+    # building one from its JWK costs about as much as a tenth of a signature check.
+    _prepared: tuple[object, dict[tuple[str, str], Any]] = (None, {})
 
     def _cache_key(self, kind: str) -> str:
         digest = hashlib.sha256(self.issuer.encode()).hexdigest()[:16]
@@ -164,10 +168,42 @@ class ProviderCache:
             logger.info("Unknown kid %r; refetching the key set", kid)
             return _by_kid(self._jwks(force=True)).get(kid)
 
+    def verification_key(self, kid: str, alg: str) -> Any:
+        """Return the key named ``kid``, checked to fit ``alg``, ready for PyJWT.
+
+        Raise ``InvalidToken`` when there is no such key or it does not fit ``alg``.
+        """
+        jwks = self._jwks()
+        built_from, prepared = self._prepared
+        if built_from is not jwks:
+            prepared = {}
+            self._prepared = (jwks, prepared)
+        found = prepared.get((kid, alg))
+        if found is not None:
+            return found
+        jwk = self.key(kid)
+        if jwk is None:
+            raise InvalidToken("The token is signed with an unknown key.")
+        kty, crv = KEY_TYPES[alg]
+        if jwk.get("kty") != kty or (crv and jwk.get("crv") != crv) or jwk.get("alg", alg) != alg:
+            raise InvalidToken("The token's algorithm does not fit its key.")
+        if jwk.get("use", "sig") != "sig":
+            raise InvalidToken("The token's key is not a signing key.")
+        try:
+            key = jwt.PyJWK(jwk, algorithm=alg).key
+        except jwt.PyJWTError as error:
+            raise InvalidToken("The token's key is unusable.") from error
+        current = self._entries.get("jwks")
+        # Keep it only if the key set was not refetched meanwhile (rotation).
+        if current is not None and self._prepared[0] is current.value:
+            self._prepared[1][(kid, alg)] = key
+        return key
+
     def forget(self) -> None:
         """Drop everything cached for this issuer, here and in Django's cache."""
         with self._lock:
             self._entries.clear()
+            self._prepared = (None, {})
             self._last_refetch = -KEY_REFETCH_INTERVAL
             cache.delete_many([self._cache_key("metadata"), self._cache_key("jwks")])
 
@@ -196,57 +232,73 @@ def provider() -> ProviderCache:
     return found
 
 
+def unverified_header(token: str) -> dict[str, Any]:
+    """Return the JOSE header of ``token`` (not verified); ``InvalidToken`` if malformed."""
+    head, dot, _ = token.partition(".")
+    try:
+        header = json.loads(base64url_decode(head)) if dot else None
+    except (ValueError, TypeError) as error:
+        raise InvalidToken("The token is malformed.") from error
+    if not isinstance(header, dict):
+        raise InvalidToken("The token is malformed.")
+    return header
+
+
 def validate_jwt(
     token: str,
     *,
-    audience: str,
+    audience: str | Container[str],
     required: tuple[str, ...] = ("iss", "aud", "exp", "iat", "sub"),
     nonce: str | None = None,
+    typ: str | None = None,
 ) -> dict[str, Any]:
     """Verify ``token`` against the provider's keys and return its claims.
 
     Raise ``InvalidToken`` unless the signature uses an advertised asymmetric algorithm
-    with a key of the matching type, ``iss`` is the issuer, ``aud`` is exactly
-    ``audience``, the times are valid, the ``required`` claims are present and, when
-    ``nonce`` is given, the token carries that nonce.
+    with a key of the matching type, ``iss`` is the issuer, ``aud`` is one string equal
+    to ``audience`` (or in it, for a collection), the times (``exp``, ``nbf``, ``iat``)
+    are valid within ``LOGTO['LEEWAY']``, the ``required`` claims are present and, when
+    given, the header's ``typ`` is ``typ`` and the token carries ``nonce``.
     """
     cached = provider()
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as error:
-        raise InvalidToken("The token is malformed.") from error
+    header = unverified_header(token)
     alg = header.get("alg")
     if alg not in cached.signing_algorithms():
         raise InvalidToken(f"The token's algorithm {alg!r} is not accepted.")
     if any(name in header for name in FORBIDDEN_HEADERS):
         raise InvalidToken("The token carries a header we refuse.")
+    if typ is not None and not _is_typ(header.get("typ"), typ):
+        raise InvalidToken(f"The token's type is not {typ}.")
     kid = header.get("kid")
-    jwk = cached.key(kid) if isinstance(kid, str) else None
-    if jwk is None:
-        raise InvalidToken("The token is signed with an unknown key.")
-    kty, crv = KEY_TYPES[alg]
-    if jwk.get("kty") != kty or (crv and jwk.get("crv") != crv) or jwk.get("alg", alg) != alg:
-        raise InvalidToken("The token's algorithm does not fit its key.")
-    if jwk.get("use", "sig") != "sig":
-        raise InvalidToken("The token's key is not a signing key.")
+    if not isinstance(kid, str):
+        raise InvalidToken("The token names no key.")
+    key = cached.verification_key(kid, alg)
     try:
-        key = jwt.PyJWK(jwk, algorithm=alg)
         claims: dict[str, Any] = jwt.decode(
             token,
-            key.key,
+            key,
             algorithms=[alg],
-            audience=audience,
             issuer=cached.issuer,
             leeway=logto_settings.leeway,
-            options={"require": list(required), "strict_aud": True},
+            options={"require": list(required), "verify_aud": False},
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(f"The token is not valid: {error}") from error
+    aud = claims.get("aud")
+    allowed = (audience,) if isinstance(audience, str) else audience
+    # One audience only, as a string: a token meant for several parties is not ours alone.
+    if not isinstance(aud, str) or aud not in allowed:
+        raise InvalidToken("The token is meant for another audience.")
     if "sub" in required and (not isinstance(claims.get("sub"), str) or not claims["sub"]):
         raise InvalidToken("The token has no subject.")
     if nonce is not None and claims.get("nonce") != nonce:
         raise InvalidToken("The token's nonce does not match this sign-in.")
     return claims
+
+
+def _is_typ(value: Any, expected: str) -> bool:
+    # RFC 8725 section 3.11 / RFC 9068: "at+jwt", or its media type spelled in full.
+    return isinstance(value, str) and value.lower() in (expected, f"application/{expected}")
 
 
 def validate_id_token(token: str, *, nonce: str | None = None) -> dict[str, Any]:

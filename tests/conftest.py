@@ -5,14 +5,19 @@ import shutil
 import socket
 import urllib.parse
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient, Client
+from django.conf import settings
+from django.test import AsyncClient, Client, RequestFactory
 
+from logto_auth.api import verified_tokens
+from logto_auth.client import LogtoContext
 from logto_auth.tokens import provider
+from tests import forged
 from tests.devprovider import ROOT, DevProvider
 
 
@@ -30,10 +35,25 @@ def logto_settings(dev_provider: DevProvider, settings: Any) -> dict[str, Any]:
     return settings.LOGTO  # type: ignore[no-any-return]
 
 
+@pytest.fixture(autouse=True)
+def no_verified_tokens() -> Iterator[None]:
+    """Start and end each test with no access token remembered as verified."""
+    verified_tokens.clear()
+    yield
+    verified_tokens.clear()
+
+
 @pytest.fixture
 def cold_provider(logto_settings: dict[str, Any]) -> None:
     """Start the test with no provider metadata or keys cached anywhere."""
     provider().forget()
+
+
+@pytest.fixture
+def hostile_provider(settings: Any) -> None:
+    """An issuer whose metadata and test-made keys are seeded into the cache (no network)."""
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": forged.ENDPOINT}
+    forged.seed_provider()
 
 
 class Site:
@@ -66,6 +86,21 @@ class Site:
         parts = urllib.parse.urlsplit(provider_redirect)
         assert parts.path == "/logto/callback/", provider_redirect
         return self.get(f"{parts.path}?{parts.query}")
+
+    def access_token(self, resource: str = "", organization_id: str | None = None) -> str:
+        """``request.logto``'s access token (or organization token) for this site's session."""
+        request = RequestFactory().get("/")
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(
+            self.session.session_key
+        )
+        logto = LogtoContext(request)
+        if organization_id is None:
+            token = logto.get_access_token(resource)
+        else:
+            token = logto.get_organization_token(organization_id)
+        request.session.save()
+        assert token is not None
+        return token
 
     def sign_in(self, dev: DevProvider, username: str = "alice", **params: str) -> Any:
         """Sign in through the provider's login page; return the callback's response."""

@@ -14,6 +14,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+M2M_APP_ID = "django-m2m"
+M2M_APP_SECRET = "django-m2m-secret"
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
 
 
@@ -88,6 +90,17 @@ class DevProvider:
 
     def rotate_keys(self) -> None:
         self._debug("rotate-keys", "POST")
+
+    def machine_token(self, resource: str, scope: str = "read:profile") -> str:
+        """An access token for the machine-to-machine application (client credentials)."""
+        response = requests.post(
+            f"{self.issuer}/token",
+            data={"grant_type": "client_credentials", "resource": resource, "scope": scope},
+            auth=(M2M_APP_ID, M2M_APP_SECRET),
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
     # The login page, as a browser would use it
     def authorize(self, auth_url: str, username: str = "alice", password: str | None = None) -> str:

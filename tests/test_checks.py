@@ -55,6 +55,8 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "ROLES": {"staff": {"groups": "Staff"}}}, "logto_auth.E009"),
         ({**VALID, "ORGANIZATION_ROLES": {"admin": {"groups": ["A"]}}}, "logto_auth.E009"),
         ({**VALID, "CONSOLE_URL": 1}, "logto_auth.E004"),
+        ({**VALID, "API_RESOURCES": "http://api"}, "logto_auth.E004"),
+        ({**VALID, "API_TOKEN_CACHE_SIZE": -1}, "logto_auth.E004"),
     ],
 )
 def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:

@@ -27,3 +27,13 @@ def test_missing_required_value_names_the_key(settings: Any) -> None:
     settings.LOGTO = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "a"}
     with pytest.raises(ImproperlyConfigured, match="APP_SECRET"):
         logto_settings.app_secret  # noqa: B018
+
+
+def test_api_settings_default_to_no_resource_and_a_bounded_cache(settings: Any) -> None:
+    settings.LOGTO = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "a", "APP_SECRET": "s"}
+
+    assert logto_settings.api_resources == []
+    assert logto_settings.api_token_cache_size == 1024
+
+    settings.LOGTO = {**settings.LOGTO, "API_RESOURCES": ["https://api.example.com"]}
+    assert logto_settings.api_resources == ["https://api.example.com"]

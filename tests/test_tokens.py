@@ -6,107 +6,37 @@ key rotation and the cache run against the real dev provider.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.core.cache import cache
 
 from logto_auth.exceptions import InvalidToken, ProviderError
 from logto_auth.tokens import provider, validate_id_token
 from tests.conftest import Site
 from tests.devprovider import DevProvider
-
-ENDPOINT = "https://tenant.logto.example"
-ISSUER = f"{ENDPOINT}/oidc"
-APP_ID = "django-demo"
-
-
-def jwk_of(public_key: Any, kid: str, alg: str) -> dict[str, Any]:
-    algorithm = jwt.algorithms.get_default_algorithms()[alg]
-    value: dict[str, Any] = algorithm.to_jwk(public_key, as_dict=True)
-    return {**value, "kid": kid, "use": "sig"}
-
-
-P384 = ec.generate_private_key(ec.SECP384R1())
-P256 = ec.generate_private_key(ec.SECP256R1())
-RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-OTHER_P384 = ec.generate_private_key(ec.SECP384R1())
-JWKS = {
-    "keys": [
-        jwk_of(P384.public_key(), "p384", "ES384"),
-        jwk_of(P256.public_key(), "p256", "ES256"),
-        jwk_of(RSA.public_key(), "rsa", "RS256"),
-    ]
-}
-
-
-@pytest.fixture
-def hostile_provider(settings: Any) -> None:
-    """An issuer whose metadata and keys are seeded into the cache (no network)."""
-    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": ENDPOINT}
-    cached = provider()
-    cached.forget()
-    metadata = {
-        "issuer": ISSUER,
-        "authorization_endpoint": f"{ISSUER}/auth",
-        "token_endpoint": f"{ISSUER}/token",
-        "userinfo_endpoint": f"{ISSUER}/me",
-        "jwks_uri": f"{ISSUER}/jwks",
-        "id_token_signing_alg_values_supported": ["ES384"],
-    }
-    cache.set(cached._cache_key("metadata"), metadata)
-    cache.set(cached._cache_key("jwks"), JWKS)
-    # An unknown kid must not reach the (unreachable) network in these tests.
-    cached._last_refetch = time.monotonic()
-
-
-def claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {"iss": ISSUER, "aud": APP_ID, "sub": "u1alice0000a", "iat": now, "exp": now + 3600}
-    base.update(changes)
-    return {name: value for name, value in base.items() if value is not None}
-
-
-def sign(key: Any = P384, alg: str = "ES384", kid: str = "p384", **changes: Any) -> str:
-    headers = changes.pop("headers", {})
-    return jwt.encode(claims(**changes), key, algorithm=alg, headers={"kid": kid, **headers})
+from tests.forged import (
+    APP_ID,
+    ENDPOINT,
+    JWKS,
+    OTHER_P384,
+    P256,
+    P384,
+    PUBLIC_PEM,
+    RSA,
+    claims,
+    forge,
+    sign,
+    unsigned,
+)
 
 
 @pytest.mark.usefixtures("hostile_provider")
 def test_valid_token_is_accepted(no_network: list[Any]) -> None:
     assert validate_id_token(sign(nonce="n-1"), nonce="n-1")["sub"] == "u1alice0000a"
     assert no_network == []
-
-
-def unsigned() -> str:
-    return jwt.encode(claims(), None, algorithm="none", headers={"kid": "p384"})  # type: ignore[arg-type]
-
-
-def forge(header: dict[str, Any], key: Any, signing_alg: str) -> str:
-    """Build a token whose header says what the test wants, signed with ``signing_alg``."""
-    encode = jwt.utils.base64url_encode
-    signing_input = (
-        encode(json.dumps(header).encode()) + b"." + encode(json.dumps(claims()).encode())
-    )
-    if signing_alg == "HS256":  # PyJWT refuses a PEM as HMAC secret: do it by hand
-        signature = hmac.new(key, signing_input, hashlib.sha256).digest()
-    else:
-        algorithm = jwt.algorithms.get_default_algorithms()[signing_alg]
-        signature = algorithm.sign(signing_input, algorithm.prepare_key(key))
-    return (signing_input + b"." + encode(signature)).decode()
-
-
-PUBLIC_PEM = P384.public_key().public_bytes(
-    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-)
 
 
 HOSTILE: dict[str, Callable[[], str]] = {

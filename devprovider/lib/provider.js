@@ -303,6 +303,20 @@ function clientMetadata(settings) {
   return metadata;
 }
 
+// A Logto "Machine-to-machine" application: client_credentials only, no user. With
+// `resource` (the API) and `scope`, it gets a JWT access token whose `sub` is its client id.
+function machineClientMetadata(settings) {
+  return {
+    client_id: settings.m2mAppId,
+    client_secret: settings.m2mAppSecret,
+    client_name: 'Django demo (Machine-to-machine)',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+}
+
 const LOGGED_ERRORS = [
   'authorization.error',
   'end_session.error',
@@ -321,7 +335,7 @@ export function createProvider({
 
   const provider = new LogtoDevProvider(issuer, {
     adapter,
-    clients: [clientMetadata(settings)],
+    clients: [clientMetadata(settings), machineClientMetadata(settings)],
     jwks: { keys: [signingKey] },
     cookies: { keys: cookieKeys },
 
@@ -359,6 +373,7 @@ export function createProvider({
       // Logto's discovery document advertises no DPoP.
       dPoP: { enabled: false },
       userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
       backchannelLogout: { enabled: true },

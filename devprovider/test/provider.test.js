@@ -18,6 +18,8 @@ const SERVER = path.join(HERE, '..', 'server.js');
 const APP_ID = 'test-app';
 const APP_SECRET = 'test-app-secret';
 const API = 'http://127.0.0.1:8000/api';
+const M2M_ID = 'test-m2m';
+const M2M_SECRET = 'test-m2m-secret';
 const REDIRECT_URI = 'http://127.0.0.1:8000/logto/callback/';
 const ORG_SCOPE = 'urn:logto:scope:organizations';
 const ORG_RESOURCE = 'urn:logto:resource:organizations';
@@ -242,6 +244,8 @@ before(async () => {
       DEV_PROVIDER_USERS: usersPath,
       DEV_PROVIDER_APP_ID: APP_ID,
       DEV_PROVIDER_APP_SECRET: APP_SECRET,
+      DEV_PROVIDER_M2M_APP_ID: M2M_ID,
+      DEV_PROVIDER_M2M_APP_SECRET: M2M_SECRET,
       DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI: `http://127.0.0.1:${receiver.address().port}/logto/back-channel-logout/`,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -459,6 +463,36 @@ test('refresh with a resource returns a JWT access token for that API', async ()
   });
   assert.equal(unknown.status, 400);
   assert.equal(unknown.body.error, 'invalid_target');
+});
+
+test('a machine-to-machine app gets a JWT for the API with client_credentials', async () => {
+  const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  const request = (form, authorization) => fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
+    body: new URLSearchParams(form),
+  });
+  const response = await request(
+    { grant_type: 'client_credentials', resource: API, scope: 'read:profile write:profile' },
+    basic(M2M_ID, M2M_SECRET),
+  );
+  const body = await response.json();
+  assert.equal(response.status, 200, JSON.stringify(body));
+  assert.equal(body.refresh_token, undefined);
+  assert.equal(body.id_token, undefined);
+  const { header, payload } = await verifyJwt(body.access_token);
+  assert.equal(header.typ, 'at+jwt');
+  assert.equal(payload.aud, API);
+  assert.equal(payload.sub, M2M_ID);
+  assert.equal(payload.client_id, M2M_ID);
+  assert.equal(payload.scope, 'read:profile write:profile');
+
+  const wrongSecret = await request({ grant_type: 'client_credentials', resource: API }, basic(M2M_ID, 'nope'));
+  assert.equal(wrongSecret.status, 401);
+  // The web application may not use the grant.
+  const webApp = await request({ grant_type: 'client_credentials', resource: API }, basic(APP_ID, APP_SECRET));
+  assert.equal(webApp.status, 400);
+  assert.equal((await webApp.json()).access_token, undefined);
 });
 
 test('organization tokens for members; refusals leave the refresh token usable', async () => {

@@ -19,6 +19,7 @@ import redis
 import requests
 
 from tests.devprovider import ROOT, DevProvider
+from tests.forged import get_with_two_authorizations
 
 pytestmark = pytest.mark.e2e
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -109,6 +110,8 @@ def test_sign_in_profile_and_sign_out(server: str, dev_provider: DevProvider) ->
     assert profile.status_code == 200
     assert "organization_data" in profile.text
     assert "Engineering" in profile.text
+    # The profile page called the demo API with alice's access token for it.
+    assert "it answered\n    <strong>200</strong>" in profile.text
     home = browser.get(f"{server}/").text
     assert "Authenticated" in home
     assert "Alice Admin" in home
@@ -132,3 +135,21 @@ def test_bad_callback_is_a_400_page_not_a_500(server: str) -> None:
 
     assert response.status_code == 400
     assert "Please sign in again" in response.text
+
+
+def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> None:
+    token = dev_provider.machine_token("http://127.0.0.1:8000/api")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    for path in ("/api/me/", "/api/drf/me/"):
+        response = requests.get(f"{server}{path}", headers=headers, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["sub"] == "django-m2m"
+        missing = requests.get(f"{server}{path}", timeout=10)
+        assert missing.status_code == 401
+        assert missing.headers["WWW-Authenticate"] == "Bearer"
+
+    # Two Authorization headers, as the server itself receives and joins them.
+    status, www_authenticate = get_with_two_authorizations(f"{server}/api/me/", token, token)
+    assert status == 400
+    assert 'error="invalid_request"' in www_authenticate

@@ -1,0 +1,97 @@
+"""The demo's URLs plus views protected in the other ways the tests need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views import View
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.urls import urlpatterns as demo
+from logto_auth.api import LogtoTokenRequiredMixin, logto_token_required
+from logto_auth.drf import HasLogtoOrganization, HasLogtoScopes, LogtoTokenAuthentication
+
+
+def whoami(request: HttpRequest) -> JsonResponse:
+    user = request.user
+    return JsonResponse(
+        {
+            "sub": request.logto.sub,  # type: ignore[attr-defined]
+            "username": user.get_username() if user.is_authenticated else None,
+        }
+    )
+
+
+@logto_token_required(scopes=["read:profile"])
+async def async_whoami(request: HttpRequest) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse(
+        {
+            "sub": request.logto.sub,  # type: ignore[attr-defined]
+            "username": user.get_username() if user.is_authenticated else None,
+        }
+    )
+
+
+class AsyncMixinView(LogtoTokenRequiredMixin, View):
+    http_method_names = ["get"]
+    required_scopes = ["read:profile"]
+
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return JsonResponse({"sub": request.logto.sub})  # type: ignore[attr-defined]
+
+
+class MixinView(LogtoTokenRequiredMixin, View):
+    http_method_names = ["get", "post"]
+    required_scopes = ["read:profile"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        return whoami(request)
+
+    post = get
+
+
+class DrfView(APIView):  # type: ignore[misc]
+    authentication_classes = [LogtoTokenAuthentication]
+    permission_classes = [HasLogtoScopes]
+    renderer_classes = [JSONRenderer]
+    required_scopes = {"GET": ["read:profile"], "POST": ["write:profile"]}
+
+    def get(self, request: Any) -> Response:
+        user = request.user
+        return Response(
+            {
+                "sub": request.logto.sub,
+                "username": user.get_username() if user.is_authenticated else None,
+            }
+        )
+
+    post = get
+
+
+class DrfOrganizationView(APIView):  # type: ignore[misc]
+    authentication_classes = [LogtoTokenAuthentication]
+    permission_classes = [HasLogtoOrganization]
+    renderer_classes = [JSONRenderer]
+    logto_organization = True
+
+    def get(self, request: Any, organization_id: str) -> Response:
+        return Response({"organization_id": request.auth.organization_id})
+
+
+urlpatterns = [
+    *demo,
+    path("t/write/", logto_token_required(scopes=["write:profile"])(whoami)),
+    path("t/bare/", logto_token_required(whoami)),
+    path("t/create/", logto_token_required(create_user=True)(whoami)),
+    path("t/other-api/", logto_token_required(resource="https://other.example/api")(whoami)),
+    path("t/mixin/", MixinView.as_view()),
+    path("t/async/", async_whoami),
+    path("t/async-mixin/", AsyncMixinView.as_view()),
+    path("t/drf/", DrfView.as_view()),
+    path("t/drf/organizations/<str:organization_id>/", DrfOrganizationView.as_view()),
+]
