@@ -50,12 +50,20 @@ KEY_TYPES: dict[str, tuple[str, str | None]] = {
     "EdDSA": ("OKP", None),
 }
 FORBIDDEN_HEADERS = ("crit", "jwk", "jku", "x5u", "x5c")
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def fetch_json(
-    url: str, *, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    data: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    expect_json: bool = True,
 ) -> Any:
-    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON."""
+    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON.
+
+    With ``expect_json=False`` the body is ignored and ``None`` returned.
+    """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ProviderError(f"Refusing to fetch a non-HTTP URL: {url}")
     body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -63,7 +71,8 @@ def fetch_json(
     request = urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=logto_settings.timeout) as response:  # noqa: S310
-            return json.loads(response.read())
+            body = response.read()
+        return json.loads(body) if expect_json else None
     except urllib.error.HTTPError as error:
         logger.warning("Provider answered %s for %s", error.code, url)
         raise ProviderError(f"The sign-in service answered HTTP {error.code}.") from error
@@ -202,13 +211,15 @@ def validate_jwt(
     audience: str,
     required: tuple[str, ...] = ("iss", "aud", "exp", "iat", "sub"),
     nonce: str | None = None,
+    typ: str | None = None,
 ) -> dict[str, Any]:
     """Verify ``token`` against the provider's keys and return its claims.
 
     Raise ``InvalidToken`` unless the signature uses an advertised asymmetric algorithm
     with a key of the matching type, ``iss`` is the issuer, ``aud`` is exactly
-    ``audience``, the times are valid, the ``required`` claims are present and, when
-    ``nonce`` is given, the token carries that nonce.
+    ``audience``, the times are valid, the ``required`` claims are present, when
+    ``nonce`` is given, the token carries that nonce and, when ``typ`` is given, the
+    header's ``typ`` (if any) is that type.
     """
     cached = provider()
     try:
@@ -218,6 +229,8 @@ def validate_jwt(
     alg = header.get("alg")
     if alg not in cached.signing_algorithms():
         raise InvalidToken(f"The token's algorithm {alg!r} is not accepted.")
+    if typ is not None and str(header.get("typ", typ)).lower() not in (typ, f"application/{typ}"):
+        raise InvalidToken(f"The token is not of type {typ}.")
     if any(name in header for name in FORBIDDEN_HEADERS):
         raise InvalidToken("The token carries a header we refuse.")
     kid = header.get("kid")
@@ -252,3 +265,26 @@ def validate_jwt(
 def validate_id_token(token: str, *, nonce: str | None = None) -> dict[str, Any]:
     """Validate an ID token issued to this application."""
     return validate_jwt(token, audience=logto_settings.app_id, nonce=nonce)
+
+
+def validate_logout_token(token: str) -> dict[str, Any]:
+    """Validate a back-channel logout token (OpenID Back-Channel Logout 1.0, section 2.6).
+
+    Replay of its ``jti`` is the caller's to reject: that needs storage.
+    """
+    claims = validate_jwt(
+        token,
+        audience=logto_settings.app_id,
+        required=("iss", "aud", "iat", "exp", "jti"),
+        typ="logout+jwt",
+    )
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise InvalidToken("The logout token lacks the back-channel logout event.")
+    if "nonce" in claims:
+        raise InvalidToken("A logout token must not carry a nonce.")
+    if not any(isinstance(claims.get(name), str) and claims[name] for name in ("sub", "sid")):
+        raise InvalidToken("The logout token names neither a user (sub) nor a session (sid).")
+    if not isinstance(claims["jti"], str) or not claims["jti"]:
+        raise InvalidToken("The logout token has no jti.")
+    return claims
