@@ -9,4 +9,7 @@ class LogtoAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from logto_auth import checks  # noqa: F401  (registers the system checks)
+        from logto_auth import (
+            checks,  # noqa: F401  (registers the system checks)
+            signals,  # noqa: F401  (connects the receivers)
+        )
