@@ -16,7 +16,7 @@ from logto_auth.models import LogtoSession
 from logto_auth.tokens import BACKCHANNEL_LOGOUT_EVENT
 from tests.conftest import Site
 from tests.devprovider import DevProvider
-from tests.test_tokens import OTHER_P384, P384, RSA, hostile_provider, sign
+from tests.test_tokens import OTHER_P384, P384, RSA, claims, hostile_provider, sign
 
 __all__ = ["hostile_provider"]  # the fixture, used by name below
 
@@ -143,8 +143,11 @@ def logout_token(**changes: Any) -> str:
 
 HOSTILE: dict[str, Callable[[], str]] = {
     "alg none": lambda: jwt.encode(
-        logout_claims(), None, algorithm="none", headers={"kid": "p384"}
-    ),  # type: ignore[arg-type]
+        claims(**logout_claims()),
+        None,  # type: ignore[arg-type]
+        algorithm="none",
+        headers={"kid": "p384"},
+    ),
     "wrong alg": lambda: sign(RSA, "RS256", "rsa", **logout_claims()),
     "bad signature": lambda: sign(OTHER_P384, **logout_claims()),
     "wrong iss": lambda: logout_token(iss="https://evil.example/oidc"),

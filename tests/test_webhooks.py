@@ -65,7 +65,7 @@ def alice(site: Site, dev_provider: DevProvider) -> Site:
 
 
 def alice_user() -> User:
-    return LogtoIdentity.objects.select_related("user").get(sub=ALICE).user  # type: ignore[return-value]
+    return LogtoIdentity.objects.select_related("user").get(sub=ALICE).user
 
 
 RAW = event("User.Deleted")
