@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import Any
 
@@ -151,7 +152,7 @@ def test_rejected_refresh_token_signs_out_of_logto(alice: Site) -> None:
     assert not any(key.startswith(PREFIX) for key in logto._request.session.keys())  # noqa: SIM118
 
 
-def test_rejected_refresh_in_a_view_shows_401_page(alice: Site) -> None:
+def test_rejected_refresh_in_a_view_shows_401_page_and_signs_out(alice: Site) -> None:
     logto = context_of(alice)
     logto._storage.set("refreshToken", "revoked-or-reused")
     logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
@@ -161,6 +162,79 @@ def test_rejected_refresh_in_a_view_shows_401_page(alice: Site) -> None:
 
     assert response.status_code == 401
     assert b"sign in again" in response.content.lower()
+    assert b"Not authenticated" in alice.get("/").content
+
+
+def test_rejected_refresh_keeps_the_django_user_when_configured(alice: Site, settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "END_SESSION_WITH_REFRESH_TOKEN": False}
+    logto = context_of(alice)
+    logto._storage.set("refreshToken", "revoked-or-reused")
+    logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
+    save(logto)
+
+    assert alice.get("/profile/").status_code == 401
+
+    home = alice.get("/").content
+    assert b"Authenticated" in home
+    assert b"not signed in with Logto" in home
+
+
+def test_refresh_stores_the_rotated_refresh_token(alice: Site, dev_provider: DevProvider) -> None:
+    logto = context_of(alice)
+    expire_access_tokens(logto)
+    old = logto._storage.get("refreshToken")
+
+    logto.get_access_token()
+
+    new = logto._storage.get("refreshToken")
+    assert new != old  # the dev provider rotates on every use
+    stored = type(logto._request.session)(alice.session.session_key)
+    assert stored[f"{PREFIX}refreshToken"] == new
+
+
+def test_stale_request_uses_the_token_another_request_refreshed(
+    alice: Site, dev_provider: DevProvider
+) -> None:
+    expire_access_tokens(context_of(alice))
+    # Both requests loaded the session while its access token was expired.
+    first, second = context_of(alice), context_of(alice)
+    before = dev_provider.counters().get("token:refresh_token", 0)
+
+    token = first.get_access_token()
+
+    assert second.get_access_token() == token
+    assert second.fetch_user_info()["sub"] == second.sub
+    assert dev_provider.counters()["token:refresh_token"] == before + 1
+
+
+def test_refresh_of_a_session_ended_elsewhere_is_a_401(alice: Site) -> None:
+    expire_access_tokens(context_of(alice))
+    logto = context_of(alice)
+    assert logto.is_authenticated  # loaded before a back-channel logout deletes it
+    type(logto._request.session)(alice.session.session_key).delete()
+
+    with pytest.raises(TokenExpired):
+        logto.get_access_token()
+    assert not logto.is_authenticated
+
+
+def test_concurrent_refreshes_in_threads_reach_the_provider_once(
+    dev_provider: DevProvider, settings: Any, db: None
+) -> None:
+    # Cache sessions: threads do not share the in-memory test database (the two-instance
+    # tests cover database sessions across processes).
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    alice = Site("wsgi")
+    alice.sign_in(dev_provider, "alice")
+    expire_access_tokens(context_of(alice))
+    contexts = [context_of(alice) for _ in range(8)]
+    before = dev_provider.counters().get("token:refresh_token", 0)
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda context: context.get_access_token(), contexts))
+
+    assert len(set(tokens)) == 1
+    assert dev_provider.counters()["token:refresh_token"] == before + 1
 
 
 def test_signed_in_page_makes_no_network_call_and_only_django_queries(
