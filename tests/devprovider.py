@@ -10,6 +10,7 @@ import threading
 import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -83,7 +84,7 @@ class DevProvider:
     def auth_requests(self) -> list[dict[str, object]]:
         return self._debug("auth-requests")  # type: ignore[return-value]
 
-    def backchannel(self) -> list[dict[str, str]]:
+    def backchannel(self) -> list[dict[str, Any]]:
         """Each back-channel logout the provider attempted, with its ``logout_token``."""
         return self._debug("backchannel")  # type: ignore[return-value]
 

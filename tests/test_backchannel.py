@@ -39,7 +39,7 @@ def end_at_provider(dev: DevProvider, browser: requests.Session) -> str:
     dev.end_session(url, http=browser)
     deliveries = dev.backchannel()
     assert len(deliveries) == before + 1
-    return deliveries[-1]["logout_token"]
+    return str(deliveries[-1]["logout_token"])
 
 
 def deliver(site: Site, token: str) -> Any:

@@ -140,7 +140,7 @@ def test_back_channel_logout_received_by_b_ends_the_session_used_on_a(
 
 def test_concurrent_requests_across_instances_refresh_once(instances: Instances) -> None:
     browser, _ = instances.sign_in()
-    session_key = browser.cookies["sessionid"]
+    session_key = str(browser.cookies["sessionid"])
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", EXPIRE_ACCESS_TOKENS],
         cwd=ROOT,

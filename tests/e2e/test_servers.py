@@ -148,3 +148,16 @@ def test_bad_callback_is_a_400_page_not_a_500(server: str) -> None:
 
     assert response.status_code == 400
     assert "Please sign in again" in response.text
+
+
+def test_missing_services_fail_where_required_and_skip_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "POSTGRES", "postgresql://postgres@127.0.0.1:9/x")
+
+    monkeypatch.setenv("LOGTO_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="not available"):
+        require_services()
+    monkeypatch.delenv("LOGTO_REQUIRE_SERVICES")
+    with pytest.raises(pytest.skip.Exception, match="not available"):
+        require_services()
