@@ -130,7 +130,12 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
                 found.append((key, f"LOGTO['{key}'] must be a number of seconds >= {least}."))
         if not isinstance(raw.get("END_SESSION_WITH_REFRESH_TOKEN", True), bool):
-            found.append(("END_SESSION_WITH_REFRESH_TOKEN", "Must be True or False."))
+            found.append(
+                (
+                    "END_SESSION_WITH_REFRESH_TOKEN",
+                    "LOGTO['END_SESSION_WITH_REFRESH_TOKEN'] must be a bool.",
+                )
+            )
         if not isinstance(raw.get("WEBHOOK_SIGNING_KEY", ""), str):
             found.append(("WEBHOOK_SIGNING_KEY", "LOGTO['WEBHOOK_SIGNING_KEY'] must be a string."))
         return found

@@ -48,6 +48,9 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "SCOPES": "email roles"}, "logto_auth.E004"),
         ({**VALID, "TIMEOUT": 0}, "logto_auth.E004"),
         ({**VALID, "PROMPT": "none"}, "logto_auth.E004"),
+        ({**VALID, "REVALIDATE_INTERVAL": -1}, "logto_auth.E004"),
+        ({**VALID, "END_SESSION_WITH_REFRESH_TOKEN": "yes"}, "logto_auth.E004"),
+        ({**VALID, "WEBHOOK_SIGNING_KEY": 1234}, "logto_auth.E004"),
     ],
 )
 def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:
