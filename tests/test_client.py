@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import Any
 
 import jwt
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache import cache
 from django.test import RequestFactory
+from logto.models.response import TokenResponse
 
-from logto_auth.client import LogtoContext
-from logto_auth.exceptions import TokenExpired
-from logto_auth.storage import PREFIX
-from logto_auth.tokens import validate_jwt
+from logto_auth.client import LogtoContext, _Client
+from logto_auth.exceptions import InvalidToken, TokenExpired
+from logto_auth.storage import PREFIX, DictStorage
+from logto_auth.tokens import provider, validate_jwt
 from tests.conftest import Site
 from tests.devprovider import DevProvider
+from tests.test_tokens import hostile_provider, sign
+
+__all__ = ["hostile_provider"]  # the fixture, used by name below
 
 API = "http://127.0.0.1:8000/api"
 
@@ -247,3 +254,37 @@ def test_signed_in_page_makes_no_network_call_and_only_django_queries(
 
     assert b"Authenticated" in response.content
     assert no_network == []
+
+
+@pytest.fixture
+def sdk_hostile_provider(hostile_provider: None) -> None:
+    """The test issuer of tests/test_tokens.py, with what the SDK's metadata model needs."""
+    key = provider()._cache_key("metadata")
+    sdk_fields = {"response_types_supported": ["code"], "subject_types_supported": ["public"]}
+    cache.set(key, {**cache.get(key), **sdk_fields})
+
+
+@pytest.mark.usefixtures("sdk_hostile_provider")
+@pytest.mark.parametrize("claim", ["sub", "iss", "aud"])
+def test_refreshed_id_token_must_keep_iss_sub_and_aud(claim: str, no_network: list[Any]) -> None:
+    # The new token is valid for this application; the stored one says otherwise.
+    previous = sign(**{claim: "someone-else"})
+    storage = DictStorage({"idToken": previous})
+    response = TokenResponse(
+        access_token="at", token_type="Bearer", expires_in=3600, id_token=sign()
+    )
+
+    with pytest.raises(InvalidToken, match=claim):
+        async_to_sync(_Client(storage)._handleTokenResponse)("", response)
+    assert storage.get("idToken") == previous
+
+
+@pytest.mark.usefixtures("sdk_hostile_provider")
+def test_refreshed_id_token_of_the_same_user_is_stored(no_network: list[Any]) -> None:
+    storage = DictStorage({"idToken": sign()})
+    new = sign(iat=int(time.time()) + 1)
+    response = TokenResponse(access_token="at", token_type="Bearer", expires_in=3600, id_token=new)
+
+    async_to_sync(_Client(storage)._handleTokenResponse)("", response)
+
+    assert storage.get("idToken") == new
