@@ -58,9 +58,11 @@ def refresh_lock(session_key: str) -> Iterator[None]:
     """
     key = _hashed("refresh-lock", session_key)
     token = secrets.token_hex(16)
-    # The holder makes at most a token request and a key fetch, each bounded by TIMEOUT.
-    hold = math.ceil(logto_settings.timeout * 3)
-    deadline = time.monotonic() + logto_settings.timeout * 2 + 1
+    # The holder makes at most a token request and a key fetch, each bounded by TIMEOUT;
+    # a waiter gives up before the lock expires, so it never takes a held lock.
+    wait = logto_settings.timeout * 2 + 1
+    hold = math.ceil(wait) + 1
+    deadline = time.monotonic() + wait
     while not cache.add(key, token, hold):
         if time.monotonic() > deadline:
             logger.warning("Gave up waiting for the refresh lock of a session")
