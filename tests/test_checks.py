@@ -28,6 +28,7 @@ def test_checks_are_bound() -> None:
         "check_middleware",
         "check_backend",
         "check_session_engine",
+        "check_cache",
     } <= bound
 
 
@@ -113,3 +114,10 @@ def test_signed_cookie_sessions_warn(settings: Any, capsys: pytest.CaptureFixtur
     assert ids() == ["logto_auth.W001"]
     call_command("check")  # a warning does not fail the check
     assert "logto_auth.W001" in capsys.readouterr().err
+
+
+def test_dummy_cache_warns(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+    assert ids() == ["logto_auth.W010"]
