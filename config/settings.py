@@ -78,6 +78,9 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes may share the file: wait for the write lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -85,6 +88,18 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+elif os.environ.get("DJANGO_DATABASE_CACHE", "").lower() in ("1", "true", "yes", "on"):
+    # Several instances without Redis: a cache they share (refresh locks, replay lists),
+    # in the database (run `manage.py createcachetable`).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
+# db, cache, cached_db or signed_cookies; by default db (cache with REDIS_URL).
+if os.environ.get("DJANGO_SESSION_ENGINE"):
+    SESSION_ENGINE = f"django.contrib.sessions.backends.{os.environ['DJANGO_SESSION_ENGINE']}"
 
 LOGTO_API_RESOURCE = os.environ.get("LOGTO_API_RESOURCE", "http://127.0.0.1:8000/api")
 LOGTO = {
@@ -106,8 +121,9 @@ LOGTO = {
     "CONSOLE_URL": os.environ.get("LOGTO_CONSOLE_URL") or None,
     # The demo serves that API too (/api/me/): tokens for it are accepted.
     "API_RESOURCES": [LOGTO_API_RESOURCE],
+    "WEBHOOK_SIGNING_KEY": os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", ""),
+    "REVALIDATE_INTERVAL": int(os.environ.get("LOGTO_REVALIDATE_INTERVAL", "0")),
 }
-LOGTO_WEBHOOK_SIGNING_KEY = os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", "")
 
 LOGIN_URL = "logto_auth:sign_in"
 LOGIN_REDIRECT_URL = "/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logto_auth.api import logto_token_required
+from logto_auth.conf import logto_settings
 from logto_auth.drf import HasLogtoScopes, LogtoTokenAuthentication
 
 if TYPE_CHECKING:
@@ -23,7 +25,14 @@ if TYPE_CHECKING:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    # Ends the Logto session only: the site learns of it through back-channel logout.
+    provider_sign_out = f"{logto_settings.issuer}/session/end?" + urllib.parse.urlencode(
+        {
+            "client_id": logto_settings.app_id,
+            "post_logout_redirect_uri": request.build_absolute_uri("/"),
+        }
+    )
+    return render(request, "home.html", {"provider_sign_out_url": provider_sign_out})
 
 
 @login_required

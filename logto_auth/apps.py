@@ -11,12 +11,14 @@ class LogtoAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from logto_auth import checks  # noqa: F401  (registers the system checks)
+        from logto_auth import (
+            checks,  # noqa: F401  (registers the system checks)
+            signals,  # noqa: F401  (connects the receivers)
+        )
 
 
 class LogtoAdminConfig(admin_apps.AdminConfig):
     """``django.contrib.admin`` with a default site whose login goes through Logto."""
 
     default = False
-
     default_site = "logto_auth.sites.LogtoAdminSite"

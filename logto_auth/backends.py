@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
@@ -208,3 +208,9 @@ class LogtoBackend(ModelBackend):
             LogtoMembership.objects.update_or_create(
                 identity=identity, organization_id=organization, defaults={"roles": sorted(roles)}
             )
+
+
+def logto_backend() -> LogtoBackend:
+    """Return the configured ``LogtoBackend`` (subclass) instance, or a default one."""
+    found = [backend for backend in get_backends() if isinstance(backend, LogtoBackend)]
+    return found[0] if found else LogtoBackend()

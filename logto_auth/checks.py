@@ -156,3 +156,18 @@ def check_session_engine(**kwargs: Any) -> list[CheckMessage]:
             id="logto_auth.W001",
         )
     ]
+
+
+@register(Tags.caches)
+def check_cache(**kwargs: Any) -> list[CheckMessage]:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend != "django.core.cache.backends.dummy.DummyCache":
+        return []
+    return [
+        Warning(
+            "CACHES['default'] is DummyCache: token refreshes are not serialised and replayed "
+            "logout tokens and webhooks are not recognised.",
+            hint="Use a cache every process shares: Redis, Memcached or DatabaseCache.",
+            id="logto_auth.W010",
+        )
+    ]

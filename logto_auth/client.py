@@ -11,6 +11,7 @@ so nothing inside them touches the database.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import secrets
@@ -24,13 +25,15 @@ import aiohttp
 import jwt
 import pydantic
 from asgiref.sync import async_to_sync, sync_to_async
-from django.contrib.auth import get_backends
+from django.contrib.auth import logout
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
 from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
+from logto.utilities import buildOrganizationUrn
 
-from logto_auth.backends import LogtoBackend
+from logto_auth import sessions
+from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     InvalidToken,
@@ -61,6 +64,7 @@ PENDING_MAX = 8  # sign-ins pending at once in one session (tabs)
 COOKIE_LIMIT = 4000  # bytes of a session cookie's value that every browser keeps
 EXTENDED_CLAIMS = ("roles", "organizations", "organization_roles")
 OAUTH_USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
+CHECKED_KEY = "_logto_checked_at"  # when the Logto session was last known to be alive
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -119,8 +123,11 @@ class _Client(LogtoClient):  # type: ignore[misc]
             previous = self._storage.get("idToken")
             if previous is not None and self._nonce is None:
                 before = _unverified(previous)
-                if before.get("sub") != claims["sub"]:
-                    raise InvalidToken("The refreshed ID token is for another user.")
+                changed = [
+                    name for name in ("iss", "sub", "aud") if before.get(name) != claims[name]
+                ]
+                if changed:
+                    raise InvalidToken(f"The refreshed ID token has another {', '.join(changed)}.")
             self._storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
             self._storage.set("refreshToken", tokenResponse.refresh_token)
@@ -291,13 +298,52 @@ def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
     id_token = storage.get("idToken")
     if id_token is None:
         return post_logout_redirect_uri
+    refresh_token = storage.get("refreshToken")
     url = _run(_Client(storage).signOut, post_logout_redirect_uri)
+    if refresh_token is not None:
+        # It would outlive the end-session redirect (Logto keeps the grant).
+        _revoke(refresh_token)
     return f"{url}&{urllib.parse.urlencode({'id_token_hint': id_token})}"
 
 
+def _client_auth() -> dict[str, str]:
+    """The ``Authorization`` header of client_secret_basic (RFC 6749 section 2.3.1)."""
+    pair = ":".join(
+        urllib.parse.quote(v, safe="") for v in (logto_settings.app_id, logto_settings.app_secret)
+    )
+    return {"Authorization": f"Basic {base64.b64encode(pair.encode()).decode()}"}
+
+
+def _revoke(refresh_token: str) -> None:
+    """Revoke ``refresh_token`` at the provider; a failure is logged, never raised."""
+    try:
+        endpoint = provider().metadata().get("revocation_endpoint")
+        if isinstance(endpoint, str):
+            data = {"token": refresh_token, "token_type_hint": "refresh_token"}
+            fetch_json(endpoint, data=data, headers=_client_auth(), expect_json=False)
+    except LogtoError as error:
+        logger.warning("Could not revoke the refresh token at sign-out: %s", error)
+
+
+def _refresh_token_is_active(refresh_token: str) -> bool:
+    """Ask the provider's introspection endpoint whether ``refresh_token`` is still honoured."""
+    endpoint = provider().metadata().get("introspection_endpoint")
+    if not isinstance(endpoint, str):
+        raise ProviderError("The sign-in service has no introspection endpoint.")
+    data = {"token": refresh_token, "token_type_hint": "refresh_token"}
+    answer = fetch_json(endpoint, data=data, headers=_client_auth())
+    return isinstance(answer, dict) and answer.get("active") is True
+
+
 def store_tokens(session: SessionBase, tokens: dict[str, str]) -> None:
-    """Put the tokens of a completed sign-in into the session (after ``login()``)."""
+    """Put the tokens of a completed sign-in into the session (after ``login()``).
+
+    The session is indexed under its Logto session and user, for back-channel logout.
+    """
     SessionStorage(session).update(tokens)
+    claims = _unverified(tokens["idToken"])
+    session[CHECKED_KEY] = time.time()
+    sessions.remember(session, claims)
     if isinstance(session, CookieSession):
         size = len(session.encode(dict(session.items())))
         if size > COOKIE_LIMIT:
@@ -342,11 +388,31 @@ class LogtoContext:
         """Return an access token for ``resource``, refreshing it when expired.
 
         ``None`` when the user is not signed in with Logto. Raises ``TokenExpired`` (and
-        forgets the tokens) when the provider no longer honours the refresh token.
+        ends the session, see ``LOGTO['END_SESSION_WITH_REFRESH_TOKEN']``) when the
+        provider no longer honours the refresh token.
         """
         if not self.is_authenticated:
             return None
-        token: str | None = self._refreshing(_Client(self._storage).getAccessToken, resource)
+        token: str | None = _Client(self._storage)._getAccessToken(resource)
+        if token is not None:
+            return token
+        session = self._request.session
+        if session.session_key is None or isinstance(session, CookieSession):
+            # A cookie is its own store: there is nothing to re-read or to lock.
+            return self._refresh(resource)
+        with sessions.refresh_lock(session.session_key):
+            # Another process may have refreshed while this one waited: its rotated
+            # refresh token is in the store, and ours is already consumed.
+            self._storage.reload()
+            self.__dict__.pop("claims", None)
+            if not self.is_authenticated:
+                self.end("the session was ended by another request")
+                raise TokenExpired("Your session has ended. Please sign in again.")
+            token = _Client(self._storage)._getAccessToken(resource)
+            if token is None:
+                token = self._refresh(resource)
+                # Stored before the lock is released, so the next holder sees it.
+                session.save()
         return token
 
     def get_access_token_claims(self, resource: str) -> dict[str, Any]:
@@ -359,11 +425,7 @@ class LogtoContext:
 
     def get_organization_token(self, organization_id: str) -> str | None:
         """Return an access token for a Logto organization, refreshing it when expired."""
-        if not self.is_authenticated:
-            return None
-        client = _Client(self._storage)
-        token: str | None = self._refreshing(client.getOrganizationToken, organization_id)
-        return token
+        return self.get_access_token(buildOrganizationUrn(organization_id))
 
     def fetch_user_info(self) -> dict[str, Any]:
         """Fetch the userinfo endpoint: every claim, including Logto's extended ones.
@@ -377,25 +439,55 @@ class LogtoContext:
             return {}
         return _user_info(token, self.sub)
 
-    def _refreshing(self, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    def _refresh(self, resource: str) -> str | None:
         before = self.id_token
         try:
-            result = _run(call, *args, **kwargs)
+            token: str | None = _run(_Client(self._storage).getAccessToken, resource)
         except (SignInError, InvalidToken) as error:
-            logger.info("Logto session ended for %s: %s", self.sub, error)
-            self._storage.clear()
+            self.end(str(error))
             raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
         if self.id_token != before:
             self._sync_user()
-        return result
+        return token
 
     def _sync_user(self) -> None:
         """Apply a refreshed ID token to the Django user, so that rights follow Logto."""
         self.__dict__.pop("claims", None)
         user = getattr(self._request, "user", None)
-        backend = next((b for b in get_backends() if isinstance(b, LogtoBackend)), None)
-        if user is None or not user.is_authenticated or backend is None or not self.id_token:
+        if user is None or not user.is_authenticated or not self.id_token:
             return
         claims = _with_extended_claims(self.claims, _Client(self._storage))
         if getattr(getattr(user, "logto_identity", None), "sub", None) == claims["sub"]:
-            backend.sync_user(self._request, user, claims)
+            logto_backend().sync_user(self._request, user, claims)
+
+    def end(self, reason: str) -> None:
+        """Forget the Logto tokens and, by default, end the Django session too."""
+        logger.info("Logto session ended for %s: %s", self.sub, reason)
+        self._storage.clear()
+        if logto_settings.end_session_with_refresh_token:
+            logout(self._request)
+        self.__dict__.pop("claims", None)
+
+    def revalidate(self) -> bool:
+        """Ask the provider whether the Logto session lives, at most once per interval.
+
+        Return ``False`` (having ended it) when the refresh token is gone or rejected.
+        A provider that cannot be reached leaves the session as it is.
+        """
+        interval = logto_settings.revalidate_interval
+        session = self._request.session
+        if not interval or not self.is_authenticated:
+            return True
+        checked = session.get(CHECKED_KEY)
+        if isinstance(checked, int | float) and time.time() - checked < interval:
+            return True
+        session[CHECKED_KEY] = time.time()
+        refresh_token = self._storage.get("refreshToken")
+        try:
+            alive = refresh_token is not None and _refresh_token_is_active(refresh_token)
+        except LogtoError as error:
+            logger.warning("Could not revalidate the Logto session: %s", error)
+            return True
+        if not alive:
+            self.end("the provider no longer honours the refresh token")
+        return alive

@@ -44,6 +44,12 @@ DEFAULTS: dict[str, Any] = {
     "API_RESOURCES": [],
     # Verified access tokens remembered per process (0: none).
     "API_TOKEN_CACHE_SIZE": 1024,
+    # End the Django session when the provider rejects (or no longer has) the refresh token.
+    "END_SESSION_WITH_REFRESH_TOKEN": True,
+    # Seconds between checks that the Logto session is still alive (0: never check).
+    "REVALIDATE_INTERVAL": 0,
+    # The signing key of the Logto webhook (empty: webhooks are refused).
+    "WEBHOOK_SIGNING_KEY": "",
 }
 REQUIRED = ("ENDPOINT", "APP_ID", "APP_SECRET")
 PROMPTS = ("consent", "login")
@@ -140,6 +146,18 @@ class Settings:
     def api_token_cache_size(self) -> int:
         return int(self._get("API_TOKEN_CACHE_SIZE"))
 
+    @property
+    def end_session_with_refresh_token(self) -> bool:
+        return bool(self._get("END_SESSION_WITH_REFRESH_TOKEN"))
+
+    @property
+    def revalidate_interval(self) -> int:
+        return int(self._get("REVALIDATE_INTERVAL"))
+
+    @property
+    def webhook_signing_key(self) -> str:
+        return str(self._get("WEBHOOK_SIGNING_KEY"))
+
     def problems(self) -> list[tuple[str, str]]:
         """Return ``(key, message)`` for each invalid value in ``settings.LOGTO``."""
         if not hasattr(django_settings, "LOGTO"):
@@ -159,7 +177,7 @@ class Settings:
                 found.append((key, f"LOGTO['{key}'] must be a list of strings."))
         if raw.get("PROMPT", DEFAULTS["PROMPT"]) not in PROMPTS:
             found.append(("PROMPT", f"LOGTO['PROMPT'] must be one of {', '.join(PROMPTS)}."))
-        for key, least in (("TIMEOUT", 0.001), ("LEEWAY", 0)):
+        for key, least in (("TIMEOUT", 0.001), ("LEEWAY", 0), ("REVALIDATE_INTERVAL", 0)):
             value = raw.get(key, DEFAULTS[key])
             if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
                 found.append((key, f"LOGTO['{key}'] must be a number of seconds >= {least}."))
@@ -168,6 +186,15 @@ class Settings:
         for key in ("ROLE_GROUPS_PREFIX", "ADMIN_DIRECT_SIGN_IN", "CONSOLE_URL"):
             if raw.get(key) is not None and not isinstance(raw.get(key), str):
                 found.append((key, f"LOGTO['{key}'] must be a string or None."))
+        if not isinstance(raw.get("END_SESSION_WITH_REFRESH_TOKEN", True), bool):
+            found.append(
+                (
+                    "END_SESSION_WITH_REFRESH_TOKEN",
+                    "LOGTO['END_SESSION_WITH_REFRESH_TOKEN'] must be a bool.",
+                )
+            )
+        if not isinstance(raw.get("WEBHOOK_SIGNING_KEY", ""), str):
+            found.append(("WEBHOOK_SIGNING_KEY", "LOGTO['WEBHOOK_SIGNING_KEY'] must be a string."))
         found.extend(self._api_problems(raw))
         return found
 

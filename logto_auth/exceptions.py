@@ -47,3 +47,10 @@ class AccessDenied(LogtoError):
 
     status = 403
     title = "Access denied"
+
+
+class InvalidSignature(LogtoError):
+    """A webhook whose signature is missing or wrong."""
+
+    status = 401
+    title = "Invalid signature"

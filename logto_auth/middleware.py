@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import logout
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.deprecation import MiddlewareMixin
 
+from logto_auth import sessions
 from logto_auth.client import LogtoContext
 from logto_auth.exceptions import LogtoError
 from logto_auth.views import error_response
@@ -12,9 +15,16 @@ from logto_auth.views import error_response
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
+logger = logging.getLogger(__name__)
+
 
 class LogtoMiddleware(MiddlewareMixin):
     """Attach ``request.logto`` (read lazily: no work unless a view uses it).
+
+    It also ends a session whose Logto session ended elsewhere: a cookie session revoked by
+    a back-channel logout, or one whose refresh token the provider no longer honours
+    when ``LOGTO['REVALIDATE_INTERVAL']`` is set (database and cache sessions are simply
+    deleted by the back-channel logout). With the defaults this costs nothing.
 
     A ``LogtoError`` raised by a view (say, a refresh token the provider no longer
     honours) becomes a readable error page with the right status instead of a 500.
@@ -28,6 +38,11 @@ class LogtoMiddleware(MiddlewareMixin):
                 "'logto_auth.middleware.LogtoMiddleware' in MIDDLEWARE."
             )
         request.logto = LogtoContext(request)  # type: ignore[attr-defined]
+        if sessions.is_revoked(request.session):
+            logger.info("Ending a cookie session whose Logto session was logged out")
+            logout(request)
+        else:
+            request.logto.revalidate()  # type: ignore[attr-defined]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, LogtoError):

@@ -58,3 +58,23 @@ class LogtoMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity.sub} in {self.organization_id}"
+
+
+class LogtoSession(models.Model):
+    """Which Django session belongs to which Logto session (``sid``) and user (``sub``).
+
+    Written at sign-in so that a back-channel logout or a webhook, received by any
+    instance, can end the Django sessions it names.
+    """
+
+    sid = models.CharField("Logto session ID", max_length=255, blank=True, db_index=True)
+    sub = models.CharField("Logto user ID", max_length=255, db_index=True)
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "Logto session"
+        verbose_name_plural = "Logto sessions"
+
+    def __str__(self) -> str:
+        return f"{self.sub} {self.sid}"

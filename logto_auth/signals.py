@@ -1,7 +1,25 @@
+"""The signal logto_auth sends, and its receivers (connected in ``LogtoAuthConfig.ready``)."""
+
 from __future__ import annotations
 
-from django.dispatch import Signal
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import Signal, receiver
+
+from logto_auth.models import LogtoSession
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 #: Sent after a user was brought in line with Logto (sign-in, token refresh, webhook),
 #: with ``user``, ``claims`` and ``created``. Sender: the backend class.
 logto_user_synced = Signal()
+
+
+@receiver(user_logged_out, dispatch_uid="logto_auth.forget_session")
+def forget_session(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """Drop the ended session from the back-channel logout index."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        LogtoSession.objects.filter(session_key=key).delete()

@@ -63,6 +63,22 @@ class SessionStorage:
             if key in KEYS and key != "signInSession":
                 self.set(key, value)
 
+    def reload(self) -> None:
+        """Replace the tokens with those in the session's store now.
+
+        Another process may have refreshed them (and rotated the refresh token) since this
+        request loaded its session.
+        """
+        if self.session.session_key is None:
+            return
+        stored = type(self.session)(self.session.session_key)
+        for key in KEYS:
+            value = stored.get(PREFIX + key)
+            if value is None:
+                self.delete(key)
+            elif self.session.get(PREFIX + key) != value:
+                self.session[PREFIX + key] = value
+
     def clear(self) -> None:
         """Forget every Logto token in the session, keeping the site's own data."""
         for key in KEYS:

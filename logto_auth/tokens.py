@@ -51,12 +51,20 @@ KEY_TYPES: dict[str, tuple[str, str | None]] = {
     "EdDSA": ("OKP", None),
 }
 FORBIDDEN_HEADERS = ("crit", "jwk", "jku", "x5u", "x5c")
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def fetch_json(
-    url: str, *, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    data: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    expect_json: bool = True,
 ) -> Any:
-    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON."""
+    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON.
+
+    With ``expect_json=False`` the body is ignored and ``None`` returned.
+    """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ProviderError(f"Refusing to fetch a non-HTTP URL: {url}")
     body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -64,7 +72,8 @@ def fetch_json(
     request = urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=logto_settings.timeout) as response:  # noqa: S310
-            return json.loads(response.read())
+            body = response.read()
+        return json.loads(body) if expect_json else None
     except urllib.error.HTTPError as error:
         logger.warning("Provider answered %s for %s", error.code, url)
         raise ProviderError(f"The sign-in service answered HTTP {error.code}.") from error
@@ -304,3 +313,26 @@ def _is_typ(value: Any, expected: str) -> bool:
 def validate_id_token(token: str, *, nonce: str | None = None) -> dict[str, Any]:
     """Validate an ID token issued to this application."""
     return validate_jwt(token, audience=logto_settings.app_id, nonce=nonce)
+
+
+def validate_logout_token(token: str) -> dict[str, Any]:
+    """Validate a back-channel logout token (OpenID Back-Channel Logout 1.0, section 2.6).
+
+    Replay of its ``jti`` is the caller's to reject: that needs storage.
+    """
+    claims = validate_jwt(
+        token,
+        audience=logto_settings.app_id,
+        required=("iss", "aud", "iat", "exp", "jti"),
+        typ="logout+jwt",
+    )
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise InvalidToken("The logout token lacks the back-channel logout event.")
+    if "nonce" in claims:
+        raise InvalidToken("A logout token must not carry a nonce.")
+    if not any(isinstance(claims.get(name), str) and claims[name] for name in ("sub", "sid")):
+        raise InvalidToken("The logout token names neither a user (sub) nor a session (sid).")
+    if not isinstance(claims["jti"], str) or not claims["jti"]:
+        raise InvalidToken("The logout token has no jti.")
+    return claims

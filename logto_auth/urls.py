@@ -11,4 +11,10 @@ urlpatterns = [
     path("sign-up/", views.SignUpView.as_view(), name="sign_up"),
     path("callback/", views.CallbackView.as_view(), name="callback"),
     path("sign-out/", views.SignOutView.as_view(), name="sign_out"),
+    path(
+        "back-channel-logout/",
+        views.BackChannelLogoutView.as_view(),
+        name="back_channel_logout",
+    ),
+    path("webhooks/", views.WebhookView.as_view(), name="webhooks"),
 ]

@@ -8,17 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from logto_auth import client
-from logto_auth.exceptions import AccessDenied, LogtoError, SignInError
+from logto_auth import backchannel, client, webhooks
+from logto_auth.exceptions import (
+    AccessDenied,
+    InvalidSignature,
+    LogtoError,
+    ProviderError,
+    SignInError,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
@@ -145,3 +151,49 @@ class SignOutView(LogtoView):
             ) from error
         logout(request)
         return HttpResponseRedirect(url)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ProviderNotificationView(View):
+    """Base of the endpoints Logto calls server to server: JSON answers, never cached."""
+
+    http_method_names = ["post"]
+    error_code = "invalid_request"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            outcome = self.handle(request)
+        except LogtoError as error:
+            logger.warning("%s %s refused: %s", request.method, request.path, error)
+            response = JsonResponse({"error": self.error_code, "error_description": str(error)})
+            # Back-channel logout answers 400 to any bad token (OpenID BCL 1.0 section 2.8);
+            # an unreachable provider is a 5xx, so that the sender retries.
+            retry = isinstance(error, InvalidSignature | ProviderError)
+            response.status_code = error.status if retry else 400
+        else:
+            response = JsonResponse({"result": outcome})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def handle(self, request: HttpRequest) -> str:
+        """Act on the notification and return what was done; raise ``LogtoError`` to refuse."""
+        raise NotImplementedError
+
+
+class BackChannelLogoutView(ProviderNotificationView):
+    """OpenID Connect back-channel logout: end the Django sessions of a Logto session."""
+
+    def handle(self, request: HttpRequest) -> str:
+        ended = backchannel.log_out(request.POST.get("logout_token", ""))
+        return f"{ended} session(s) ended"
+
+
+class WebhookView(ProviderNotificationView):
+    """Logto webhooks: verify the signature, then act on user events."""
+
+    error_code = "invalid_webhook"
+
+    def handle(self, request: HttpRequest) -> str:
+        body = request.body
+        webhooks.verify(body, request.headers.get(webhooks.SIGNATURE_HEADER))
+        return webhooks.handle(request, body)

@@ -20,11 +20,15 @@ from logto_auth.tokens import provider
 from tests import forged
 from tests.devprovider import ROOT, DevProvider
 
+DEAD_BACKCHANNEL_URI = "http://127.0.0.1:9/logto/back-channel-logout/"
+
 
 @pytest.fixture(scope="session")
 def dev_provider() -> Iterator[DevProvider]:
     """The real development provider, one process for the whole test session."""
-    started = DevProvider().start()
+    # Back-channel logout tokens are recorded (GET /__dev__/backchannel) but delivered
+    # nowhere: tests post them to the site themselves.
+    started = DevProvider(DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=DEAD_BACKCHANNEL_URI).start()
     yield started
     started.stop()
 

@@ -10,6 +10,7 @@ import threading
 import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -85,6 +86,10 @@ class DevProvider:
     def auth_requests(self) -> list[dict[str, object]]:
         return self._debug("auth-requests")  # type: ignore[return-value]
 
+    def backchannel(self) -> list[dict[str, Any]]:
+        """Each back-channel logout the provider attempted, with its ``logout_token``."""
+        return self._debug("backchannel")  # type: ignore[return-value]
+
     def reset(self) -> None:
         self._debug("reset", "POST")
 
@@ -103,9 +108,18 @@ class DevProvider:
         return str(response.json()["access_token"])
 
     # The login page, as a browser would use it
-    def authorize(self, auth_url: str, username: str = "alice", password: str | None = None) -> str:
-        """Sign in at ``auth_url`` and return the URL the provider redirects back to."""
-        http = requests.Session()
+    def authorize(
+        self,
+        auth_url: str,
+        username: str = "alice",
+        password: str | None = None,
+        http: requests.Session | None = None,
+    ) -> str:
+        """Sign in at ``auth_url`` and return the URL the provider redirects back to.
+
+        Pass ``http`` to keep the provider's session cookie, as a browser does.
+        """
+        http = http or requests.Session()
         url = auth_url
         for _ in range(10):
             response = http.get(url, allow_redirects=False, timeout=10)
@@ -127,9 +141,9 @@ class DevProvider:
         assert done.status_code == 302, done.text
         return str(done.headers["Location"])
 
-    def end_session(self, url: str) -> str:
+    def end_session(self, url: str, http: requests.Session | None = None) -> str:
         """Follow the provider's end-session page (its form) and return where it sends us."""
-        http = requests.Session()
+        http = http or requests.Session()
         response = http.get(url, allow_redirects=False, timeout=10)
         assert response.status_code == 200, response.text
         form = parse_form(response.text)

@@ -29,6 +29,7 @@ def test_checks_are_bound() -> None:
         "check_backend",
         "check_session_engine",
         "check_role_scopes",
+        "check_cache",
     } <= bound
 
 
@@ -57,6 +58,9 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "CONSOLE_URL": 1}, "logto_auth.E004"),
         ({**VALID, "API_RESOURCES": "http://api"}, "logto_auth.E004"),
         ({**VALID, "API_TOKEN_CACHE_SIZE": -1}, "logto_auth.E004"),
+        ({**VALID, "REVALIDATE_INTERVAL": -1}, "logto_auth.E004"),
+        ({**VALID, "END_SESSION_WITH_REFRESH_TOKEN": "yes"}, "logto_auth.E004"),
+        ({**VALID, "WEBHOOK_SIGNING_KEY": 1234}, "logto_auth.E004"),
     ],
 )
 def test_bad_logto_setting_fails_manage_check(settings: Any, logto: Any, expected: str) -> None:
@@ -135,3 +139,10 @@ def test_signed_cookie_sessions_warn(settings: Any, capsys: pytest.CaptureFixtur
 def test_mapping_without_its_scope_warns(settings: Any, logto: Any, expected: str) -> None:
     settings.LOGTO = logto
     assert ids() == [expected]
+
+
+def test_dummy_cache_warns(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+    assert ids() == ["logto_auth.W010"]

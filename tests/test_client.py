@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import Any
 
 import jwt
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache import cache
 from django.test import RequestFactory
+from logto.models.response import TokenResponse
 
-from logto_auth.client import LogtoContext
-from logto_auth.exceptions import TokenExpired
-from logto_auth.storage import PREFIX
-from logto_auth.tokens import validate_jwt
+from logto_auth.client import LogtoContext, _Client
+from logto_auth.exceptions import InvalidToken, TokenExpired
+from logto_auth.storage import PREFIX, DictStorage
+from logto_auth.tokens import provider, validate_jwt
 from tests.conftest import Site
 from tests.devprovider import DevProvider
+from tests.forged import sign
 
 API = "http://127.0.0.1:8000/api"
 
@@ -95,13 +101,20 @@ def test_resource_token_is_a_jwt_for_the_resource(alice: Site, dev_provider: Dev
     assert context_of(alice).get_access_token(API) == token
 
 
+def expire_access_tokens(context: LogtoContext) -> None:
+    """Mark every stored access token expired, in the session's store."""
+    session = context._request.session
+    tokens = json.loads(session[f"{PREFIX}accessTokenMap"])
+    for token in tokens["x"].values():
+        token["expiresAt"] = 0
+    session[f"{PREFIX}accessTokenMap"] = json.dumps(tokens)
+    session.save()
+
+
 def test_expired_access_token_is_refreshed(alice: Site, dev_provider: DevProvider) -> None:
     logto = context_of(alice)
     old = logto.get_access_token()
-    session = logto._request.session
-    tokens = json.loads(session[f"{PREFIX}accessTokenMap"])
-    tokens["x"][""]["expiresAt"] = 0
-    session[f"{PREFIX}accessTokenMap"] = json.dumps(tokens)
+    expire_access_tokens(logto)
     before = dev_provider.counters().get("token:refresh_token", 0)
 
     new = logto.get_access_token()
@@ -135,6 +148,7 @@ def test_user_info_has_logto_extended_claims(alice: Site) -> None:
 def test_rejected_refresh_token_signs_out_of_logto(alice: Site) -> None:
     logto = context_of(alice)
     logto._storage.set("refreshToken", "revoked-or-reused")
+    save(logto)
 
     with pytest.raises(TokenExpired):
         logto.get_access_token(API)
@@ -143,7 +157,7 @@ def test_rejected_refresh_token_signs_out_of_logto(alice: Site) -> None:
     assert not any(key.startswith(PREFIX) for key in logto._request.session.keys())  # noqa: SIM118
 
 
-def test_rejected_refresh_in_a_view_shows_401_page(alice: Site) -> None:
+def test_rejected_refresh_in_a_view_shows_401_page_and_signs_out(alice: Site) -> None:
     logto = context_of(alice)
     logto._storage.set("refreshToken", "revoked-or-reused")
     logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
@@ -153,6 +167,79 @@ def test_rejected_refresh_in_a_view_shows_401_page(alice: Site) -> None:
 
     assert response.status_code == 401
     assert b"sign in again" in response.content.lower()
+    assert b"Not authenticated" in alice.get("/").content
+
+
+def test_rejected_refresh_keeps_the_django_user_when_configured(alice: Site, settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "END_SESSION_WITH_REFRESH_TOKEN": False}
+    logto = context_of(alice)
+    logto._storage.set("refreshToken", "revoked-or-reused")
+    logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
+    save(logto)
+
+    assert alice.get("/profile/").status_code == 401
+
+    home = alice.get("/").content
+    assert b"Authenticated" in home
+    assert b"not signed in with Logto" in home
+
+
+def test_refresh_stores_the_rotated_refresh_token(alice: Site, dev_provider: DevProvider) -> None:
+    logto = context_of(alice)
+    expire_access_tokens(logto)
+    old = logto._storage.get("refreshToken")
+
+    logto.get_access_token()
+
+    new = logto._storage.get("refreshToken")
+    assert new != old  # the dev provider rotates on every use
+    stored = type(logto._request.session)(alice.session.session_key)
+    assert stored[f"{PREFIX}refreshToken"] == new
+
+
+def test_stale_request_uses_the_token_another_request_refreshed(
+    alice: Site, dev_provider: DevProvider
+) -> None:
+    expire_access_tokens(context_of(alice))
+    # Both requests loaded the session while its access token was expired.
+    first, second = context_of(alice), context_of(alice)
+    before = dev_provider.counters().get("token:refresh_token", 0)
+
+    token = first.get_access_token()
+
+    assert second.get_access_token() == token
+    assert second.fetch_user_info()["sub"] == second.sub
+    assert dev_provider.counters()["token:refresh_token"] == before + 1
+
+
+def test_refresh_of_a_session_ended_elsewhere_is_a_401(alice: Site) -> None:
+    expire_access_tokens(context_of(alice))
+    logto = context_of(alice)
+    assert logto.is_authenticated  # loaded before a back-channel logout deletes it
+    type(logto._request.session)(alice.session.session_key).delete()
+
+    with pytest.raises(TokenExpired):
+        logto.get_access_token()
+    assert not logto.is_authenticated
+
+
+def test_concurrent_refreshes_in_threads_reach_the_provider_once(
+    dev_provider: DevProvider, settings: Any, db: None
+) -> None:
+    # Cache sessions: threads do not share the in-memory test database (the two-instance
+    # tests cover database sessions across processes).
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    alice = Site("wsgi")
+    alice.sign_in(dev_provider, "alice")
+    expire_access_tokens(context_of(alice))
+    contexts = [context_of(alice) for _ in range(8)]
+    before = dev_provider.counters().get("token:refresh_token", 0)
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda context: context.get_access_token(), contexts))
+
+    assert len(set(tokens)) == 1
+    assert dev_provider.counters()["token:refresh_token"] == before + 1
 
 
 def test_signed_in_page_makes_no_network_call_and_only_django_queries(
@@ -165,3 +252,37 @@ def test_signed_in_page_makes_no_network_call_and_only_django_queries(
 
     assert b"Authenticated" in response.content
     assert no_network == []
+
+
+@pytest.fixture
+def sdk_hostile_provider(hostile_provider: None) -> None:
+    """The test issuer of tests/forged.py, with what the SDK's metadata model needs."""
+    key = provider()._cache_key("metadata")
+    sdk_fields = {"response_types_supported": ["code"], "subject_types_supported": ["public"]}
+    cache.set(key, {**cache.get(key), **sdk_fields})
+
+
+@pytest.mark.usefixtures("sdk_hostile_provider")
+@pytest.mark.parametrize("claim", ["sub", "iss", "aud"])
+def test_refreshed_id_token_must_keep_iss_sub_and_aud(claim: str, no_network: list[Any]) -> None:
+    # The new token is valid for this application; the stored one says otherwise.
+    previous = sign(**{claim: "someone-else"})
+    storage = DictStorage({"idToken": previous})
+    response = TokenResponse(
+        access_token="at", token_type="Bearer", expires_in=3600, id_token=sign()
+    )
+
+    with pytest.raises(InvalidToken, match=claim):
+        async_to_sync(_Client(storage)._handleTokenResponse)("", response)
+    assert storage.get("idToken") == previous
+
+
+@pytest.mark.usefixtures("sdk_hostile_provider")
+def test_refreshed_id_token_of_the_same_user_is_stored(no_network: list[Any]) -> None:
+    storage = DictStorage({"idToken": sign()})
+    new = sign(iat=int(time.time()) + 1)
+    response = TokenResponse(access_token="at", token_type="Bearer", expires_in=3600, id_token=new)
+
+    async_to_sync(_Client(storage)._handleTokenResponse)("", response)
+
+    assert storage.get("idToken") == new

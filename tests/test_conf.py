@@ -18,6 +18,10 @@ def test_defaults_and_live_reads(settings: Any) -> None:
     assert logto_settings.prompt == "consent"
     assert "roles" in logto_settings.scopes
 
+    assert logto_settings.end_session_with_refresh_token is True
+    assert logto_settings.revalidate_interval == 0
+    assert logto_settings.webhook_signing_key == ""
+
     settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 2, "SCOPES": ["email"]}
     assert logto_settings.timeout == 2.0
     assert logto_settings.scopes == ["email"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from logto_auth.client import PENDING_KEY
+from logto_auth.client import PENDING_KEY, _refresh_token_is_active
 from logto_auth.storage import PREFIX
 from logto_auth.tokens import provider
 from tests.conftest import Site
@@ -421,3 +421,30 @@ def test_oversized_cookie_session_is_logged(
     wsgi_site.sign_in(dev_provider, "alice")
 
     assert "over the 100 that browsers keep" in caplog.text
+
+
+def test_sign_out_revokes_the_refresh_token(site: Site, dev_provider: DevProvider) -> None:
+    site.sign_in(dev_provider, "alice")
+    refresh_token = site.session["_logto_refreshToken"]
+    assert _refresh_token_is_active(refresh_token)
+    before = dev_provider.counters().get("/oidc/token/revocation", 0)
+
+    assert site.post("/logto/sign-out/").status_code == 302
+
+    assert dev_provider.counters()["/oidc/token/revocation"] == before + 1
+    assert not _refresh_token_is_active(refresh_token)
+
+
+def test_sign_out_goes_on_when_revocation_fails(
+    site: Site, dev_provider: DevProvider, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    site.sign_in(dev_provider, "alice")
+    metadata = {**provider().metadata(), "revocation_endpoint": "http://127.0.0.1:9/revoke"}
+    monkeypatch.setattr(provider(), "metadata", lambda: metadata)
+
+    response = site.post("/logto/sign-out/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{dev_provider.issuer}/session/end?")
+    assert b"Not authenticated" in site.get("/").content
+    assert "Could not revoke the refresh token" in caplog.text

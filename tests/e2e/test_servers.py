@@ -33,8 +33,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def require_services() -> None:
+    """Skip when PostgreSQL or Redis is down, or fail where they must run (CI)."""
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
+    except (psycopg.Error, redis.RedisError) as error:
+        message = f"PostgreSQL or Redis is not available: {error}"
+        if os.environ.get("LOGTO_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
+    require_services()
     name = f"logto_e2e_{secrets.token_hex(4)}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
@@ -45,28 +58,33 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
+    require_services()
     client = redis.Redis.from_url(REDIS)
     client.flushdb()
     yield REDIS
     client.flushdb()
 
 
-def run_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def run_server(
+    command: list[str], env: dict[str, str], port: int, *, migrate: bool = True
+) -> subprocess.Popen[bytes]:
+    if migrate:
+        manage(env, "migrate", "--noinput", "-v", "0")
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            # The first answer may be slow: the worker imports Django and connects.
+            requests.get(f"http://127.0.0.1:{port}/", timeout=10)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     process.kill()
+    process.wait()
     raise RuntimeError(f"{command} did not start")
 
 
@@ -153,3 +171,16 @@ def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> Non
     status, www_authenticate = get_with_two_authorizations(f"{server}/api/me/", token, token)
     assert status == 400
     assert 'error="invalid_request"' in www_authenticate
+
+
+def test_missing_services_fail_where_required_and_skip_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "POSTGRES", "postgresql://postgres@127.0.0.1:9/x")
+
+    monkeypatch.setenv("LOGTO_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="not available"):
+        require_services()
+    monkeypatch.delenv("LOGTO_REQUIRE_SERVICES")
+    with pytest.raises(pytest.skip.Exception, match="not available"):
+        require_services()

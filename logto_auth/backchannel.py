@@ -1,0 +1,41 @@
+"""OpenID Connect Back-Channel Logout 1.0: the provider tells us a Logto session ended.
+
+The logout token is validated by ``tokens.py``; its ``jti`` is remembered in Django's cache
+until the token expires, so a replayed token is refused on every instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from django.core.cache import cache
+
+from logto_auth import sessions
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import InvalidToken
+from logto_auth.tokens import validate_logout_token
+
+logger = logging.getLogger(__name__)
+
+
+def log_out(logout_token: str) -> int:
+    """Validate ``logout_token`` and end the Django sessions it names; return how many.
+
+    Raise ``InvalidToken`` when the token is not acceptable. An unknown session is not an
+    error: Logto also notifies the site that started the sign-out, whose session is gone.
+    """
+    claims = validate_logout_token(logout_token)
+    key = f"logto_auth:jti:{hashlib.sha256(claims['jti'].encode()).hexdigest()[:40]}"
+    ttl = max(1, int(claims["exp"] - time.time()) + logto_settings.leeway)
+    if not cache.add(key, 1, ttl):
+        raise InvalidToken("This logout token was already used.")
+    ended = sessions.end_sessions(sid=claims.get("sid"), sub=claims.get("sub"))
+    logger.info(
+        "Back-channel logout of sub=%s sid=%s ended %s session(s)",
+        claims.get("sub"),
+        claims.get("sid"),
+        ended,
+    )
+    return ended

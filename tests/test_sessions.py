@@ -1,0 +1,69 @@
+"""The per-session refresh lock and the index of Django sessions by Logto session/user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+
+from logto_auth.exceptions import ProviderUnavailable
+from logto_auth.models import LogtoSession
+from logto_auth.sessions import end_sessions, refresh_lock, remember
+
+
+def test_refresh_lock_held_elsewhere_gives_up_with_503(settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.05}
+
+    with (
+        refresh_lock("session-1"),
+        pytest.raises(ProviderUnavailable) as raised,
+        refresh_lock("session-1"),
+    ):
+        pass
+
+    assert raised.value.status == 503
+
+
+def test_refresh_lock_is_per_session_and_released_after_use() -> None:
+    with refresh_lock("session-1"), refresh_lock("session-2"):
+        pass
+    with refresh_lock("session-1"):
+        pass
+
+
+def indexed(sid: str, sub: str) -> str:
+    session = SessionStore()
+    session["_auth_user_id"] = "1"
+    remember(session, {"sid": sid, "sub": sub})
+    assert session.session_key is not None
+    return session.session_key
+
+
+@pytest.mark.django_db
+def test_ending_a_logto_session_ends_only_its_django_sessions() -> None:
+    first, second, other = indexed("s1", "alice"), indexed("s2", "alice"), indexed("s3", "bob")
+
+    assert end_sessions(sid="s1") == 1
+
+    assert [SessionStore().exists(key) for key in (first, second, other)] == [False, True, True]
+
+
+@pytest.mark.django_db
+def test_ending_a_logto_user_ends_all_their_django_sessions() -> None:
+    first, second, other = indexed("s1", "alice"), indexed("s2", "alice"), indexed("s3", "bob")
+
+    assert end_sessions(sub="alice") == 2
+
+    assert [SessionStore().exists(key) for key in (first, second, other)] == [False, False, True]
+    assert list(LogtoSession.objects.values_list("sub", flat=True)) == ["bob"]
+
+
+@pytest.mark.django_db
+def test_a_sid_of_another_user_ends_nothing() -> None:
+    key = indexed("s1", "alice")
+
+    assert end_sessions(sid="s1", sub="mallory") == 0
+    assert end_sessions() == 0
+
+    assert SessionStore().exists(key)

@@ -1,0 +1,183 @@
+"""Logto webhooks: the signature (with the real Logto sample as a test vector), replays,
+and the user events that update, deactivate and sign out Django users."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from logto_auth.exceptions import InvalidSignature
+from logto_auth.models import LogtoIdentity
+from logto_auth.webhooks import verify
+from tests.conftest import Site
+from tests.devprovider import DevProvider
+
+# What a real Logto 1.42 sent (shared/logto-samples/webhook_user_created.json): a test vector.
+SAMPLE_BODY = (
+    b'{"event":"User.Created","createdAt":"2026-11-28T16:03:59.696Z","interactionEvent'
+    b'":"Register","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KH'
+    b'TML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36","applicationId":"0wwng6'
+    b'6as72su1ykdwzo4","sessionId":"UwfY6jiO_VlJ7P6X2HF-Ro35jokvEf7LoAggSohWEZN","ip":'
+    b'"127.0.0.1","application":{"id":"0wwng66as72su1ykdwzo4","type":"Traditional","na'
+    b'me":"Django acceptance test","description":"Traditional web app for Django integ'
+    b'ration acceptance tests"},"data":{"id":"18dydlue7oph","username":"acceptance_use'
+    b'r5","primaryEmail":null,"primaryPhone":null,"name":null,"avatar":null,"customDat'
+    b'a":{},"identities":{},"lastSignInAt":null,"createdAt":1795881839660,"updatedAt":'
+    b'1795881839660,"profile":{},"applicationId":null,"cimdClientId":null,"isSuspended'
+    b'":false},"hookId":"hr6y6s9aod3ky4oc6hsdy"}'
+)
+SAMPLE_SIGNATURE = "9cf29c2ba9d5253d3517fe8bdd728d183a0efff5bec666d5bdd1acceb78ad267"
+KEY = "7hvHdZqvBpnOGmXNF05tf4zt8wODnhyN"  # the sample's signing key
+URL = "/logto/webhooks/"
+ALICE = "alice0k7x2qm"
+
+
+@pytest.fixture(autouse=True)
+def signing_key(logto_settings: dict[str, Any], settings: Any) -> None:
+    settings.LOGTO = {**logto_settings, "WEBHOOK_SIGNING_KEY": KEY}
+
+
+def post(site: Site, body: bytes, signature: str | None = "sign") -> Any:
+    headers = {}
+    if signature == "sign":
+        signature = hmac.new(KEY.encode(), body, hashlib.sha256).hexdigest()
+    if signature is not None:
+        headers["logto-signature-sha-256"] = signature
+    return site.post(URL, body, content_type="application/json", headers=headers)
+
+
+def event(kind: str, /, **data: Any) -> bytes:
+    """A webhook body; each call is another event (Logto's ``createdAt`` differs)."""
+    payload = {"event": kind, "createdAt": f"2026-11-28T16:03:59.{time.time_ns()}Z", "hookId": "h1"}
+    return json.dumps({**payload, "data": {"id": ALICE, **data}}).encode()
+
+
+@pytest.fixture
+def alice(site: Site, dev_provider: DevProvider) -> Site:
+    site.sign_in(dev_provider, "alice")
+    return site
+
+
+def alice_user() -> User:
+    return LogtoIdentity.objects.select_related("user").get(sub=ALICE).user
+
+
+RAW = event("User.Deleted")
+
+
+def test_logto_sample_signature_verifies() -> None:
+    verify(SAMPLE_BODY, SAMPLE_SIGNATURE)
+    verify(SAMPLE_BODY, SAMPLE_SIGNATURE.upper())
+    with pytest.raises(InvalidSignature):
+        verify(SAMPLE_BODY + b" ", SAMPLE_SIGNATURE)
+    with pytest.raises(InvalidSignature):
+        verify(SAMPLE_BODY, SAMPLE_SIGNATURE[:-1] + "0")
+
+
+def test_logto_sample_is_accepted_and_its_event_ignored(wsgi_site: Site) -> None:
+    response = post(wsgi_site, SAMPLE_BODY, SAMPLE_SIGNATURE)
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "ignored"}
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("signature", [None, "", "0" * 64, "not-hex"])
+def test_missing_or_bad_signature_answers_401(wsgi_site: Site, signature: str | None) -> None:
+    response = post(wsgi_site, RAW, signature)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_webhook"
+
+
+def test_without_a_signing_key_every_webhook_is_refused(wsgi_site: Site, settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "WEBHOOK_SIGNING_KEY": ""}
+
+    assert post(wsgi_site, RAW).status_code == 401
+
+
+def test_signed_body_that_is_not_json_answers_400(wsgi_site: Site) -> None:
+    assert post(wsgi_site, b"not json").status_code == 400
+
+
+def test_data_updated_updates_the_django_user(alice: Site) -> None:
+    body = event("User.Data.Updated", name="Alice Renamed", primaryEmail="new@example.com")
+
+    response = post(alice, body)
+
+    assert response.json() == {"result": "user updated"}
+    user = alice_user()
+    assert user.first_name == "Alice Renamed"
+    assert user.email == "new@example.com"
+    identity = LogtoIdentity.objects.get(sub=ALICE)
+    assert identity.claims["roles"] == ["admin"]  # kept from the last sign-in
+    assert b"Authenticated" in alice.get("/").content
+
+
+def test_suspension_deactivates_the_user_and_ends_all_their_sessions(
+    alice: Site, dev_provider: DevProvider
+) -> None:
+    other_browser = Site(alice.kind)
+    other_browser.sign_in(dev_provider, "alice")
+
+    response = post(alice, event("User.SuspensionStatus.Updated", isSuspended=True))
+
+    assert response.json() == {"result": "user deactivated, 2 session(s) ended"}
+    assert not alice_user().is_active
+    assert b"Not authenticated" in alice.get("/").content
+    assert b"Not authenticated" in other_browser.get("/").content
+
+
+def test_lifting_the_suspension_reactivates_the_user(alice: Site) -> None:
+    post(alice, event("User.SuspensionStatus.Updated", isSuspended=True))
+
+    post(alice, event("User.SuspensionStatus.Updated", isSuspended=False))
+
+    assert alice_user().is_active
+
+
+def test_deleted_user_is_deactivated_and_signed_out(alice: Site) -> None:
+    response = post(alice, event("User.Deleted"))
+
+    assert response.json() == {"result": "user deactivated, 1 session(s) ended"}
+    assert not alice_user().is_active
+    assert b"Not authenticated" in alice.get("/").content
+
+
+def test_replayed_event_is_ignored(alice: Site) -> None:
+    body = event("User.SuspensionStatus.Updated", isSuspended=True)
+    post(alice, body)
+    user = alice_user()
+    user.is_active = True
+    user.save()
+
+    response = post(alice, body)
+
+    assert response.json() == {"result": "replay ignored"}
+    assert alice_user().is_active
+
+
+def test_unknown_event_is_accepted(wsgi_site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="logto_auth")
+
+    response = post(wsgi_site, event("Organization.Created"))
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "ignored"}
+    assert "Organization.Created" in caplog.text
+
+
+def test_event_for_an_unknown_user_is_accepted(wsgi_site: Site) -> None:
+    response = post(wsgi_site, event("User.Deleted", id="nobody"))
+
+    assert response.json() == {"result": "user deactivated, 0 session(s) ended"}
+
+
+def test_webhooks_accept_only_post(wsgi_site: Site) -> None:
+    assert wsgi_site.get(URL).status_code == 405
