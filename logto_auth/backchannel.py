@@ -6,7 +6,6 @@ until the token expires, so a replayed token is refused on every instance.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -27,7 +26,7 @@ def log_out(logout_token: str) -> int:
     error: Logto also notifies the site that started the sign-out, whose session is gone.
     """
     claims = validate_logout_token(logout_token)
-    key = f"logto_auth:jti:{hashlib.sha256(claims['jti'].encode()).hexdigest()[:40]}"
+    key = sessions.cache_key("jti", claims["jti"])
     ttl = max(1, int(claims["exp"] - time.time()) + logto_settings.leeway)
     if not cache.add(key, 1, ttl):
         raise InvalidToken("This logout token was already used.")

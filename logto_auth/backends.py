@@ -75,7 +75,7 @@ class LogtoBackend(ModelBackend):
     def get_or_create_user(self, claims: dict[str, Any]) -> tuple[LogtoIdentity, bool] | None:
         """Return the identity for ``claims['sub']`` and whether it was created now."""
         sub = claims["sub"]
-        identity = LogtoIdentity.objects.select_related("user").filter(sub=sub).first()
+        identity = LogtoIdentity.for_sub(sub)
         if identity is not None:
             return identity, False
         if not self.create_unknown_user:

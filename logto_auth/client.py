@@ -28,6 +28,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
+from logto.LogtoClient import AccessTokenMap
 from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
@@ -239,12 +240,25 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     _check_issuer(query.get("iss", [None])[0])
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
-    client = _Client(buffer, nonce=entry["nonce"])
-    _run(client.handleSignInCallback, callback_url)
+    _run(_Client(buffer, nonce=entry["nonce"]).handleSignInCallback, callback_url)
     id_token = buffer.get("idToken")
     assert id_token is not None
-    claims = _with_extended_claims(_unverified(id_token), client)
+    claims = _with_extended_claims(_unverified(id_token), buffer)
     return SignInResult(claims=claims, tokens=buffer.values, next_url=entry["next"])
+
+
+def _stored_access_token(storage: Any, resource: str) -> str | None:
+    """Return the unexpired access token for ``resource`` that ``storage`` holds.
+
+    The SDK's own reader needs a whole client (settings, provider metadata): this runs on
+    every ``get_access_token``, so it reads the SDK's storage format directly.
+    """
+    try:
+        tokens = AccessTokenMap.model_validate_json(storage.get("accessTokenMap") or "")
+    except pydantic.ValidationError:
+        return None
+    found = tokens.x.get(resource)
+    return found.token if found is not None and found.expiresAt >= time.time() else None
 
 
 def _unverified(token: str) -> dict[str, Any]:
@@ -261,7 +275,7 @@ def _user_info(access_token: str, sub: str) -> dict[str, Any]:
     return info
 
 
-def _with_extended_claims(claims: dict[str, Any], client: _Client) -> dict[str, Any]:
+def _with_extended_claims(claims: dict[str, Any], storage: Any) -> dict[str, Any]:
     """Add ``roles`` and organization claims from userinfo when the ID token lacks them.
 
     Logto puts them in ID tokens only where the tenant enables it; its userinfo endpoint
@@ -269,7 +283,7 @@ def _with_extended_claims(claims: dict[str, Any], client: _Client) -> dict[str, 
     """
     if "roles" in claims or "roles" not in logto_settings.scopes:
         return claims
-    token = client._getAccessToken("")
+    token = _stored_access_token(storage, "")
     if token is None:
         return claims
     info = _user_info(token, claims["sub"])
@@ -361,6 +375,7 @@ class LogtoContext:
 
     def __init__(self, request: HttpRequest) -> None:
         self._request = request
+        self._decoded: tuple[str | None, dict[str, Any]] = (None, {})
 
     @cached_property
     def _storage(self) -> SessionStorage:
@@ -374,11 +389,13 @@ class LogtoContext:
     def is_authenticated(self) -> bool:
         return self.id_token is not None
 
-    @cached_property
+    @property
     def claims(self) -> dict[str, Any]:
         """The claims of the stored ID token (validated when it was stored); ``{}`` if none."""
         token = self.id_token
-        return _unverified(token) if token is not None else {}
+        if self._decoded[0] != token:  # decoded once per token, also after a refresh
+            self._decoded = (token, _unverified(token) if token is not None else {})
+        return self._decoded[1]
 
     @property
     def sub(self) -> str | None:
@@ -393,7 +410,7 @@ class LogtoContext:
         """
         if not self.is_authenticated:
             return None
-        token: str | None = _Client(self._storage)._getAccessToken(resource)
+        token = _stored_access_token(self._storage, resource)
         if token is not None:
             return token
         session = self._request.session
@@ -404,11 +421,10 @@ class LogtoContext:
             # Another process may have refreshed while this one waited: its rotated
             # refresh token is in the store, and ours is already consumed.
             self._storage.reload()
-            self.__dict__.pop("claims", None)
             if not self.is_authenticated:
                 self.end("the session was ended by another request")
                 raise TokenExpired("Your session has ended. Please sign in again.")
-            token = _Client(self._storage)._getAccessToken(resource)
+            token = _stored_access_token(self._storage, resource)
             if token is None:
                 token = self._refresh(resource)
                 # Stored before the lock is released, so the next holder sees it.
@@ -452,11 +468,10 @@ class LogtoContext:
 
     def _sync_user(self) -> None:
         """Apply a refreshed ID token to the Django user, so that rights follow Logto."""
-        self.__dict__.pop("claims", None)
         user = getattr(self._request, "user", None)
         if user is None or not user.is_authenticated or not self.id_token:
             return
-        claims = _with_extended_claims(self.claims, _Client(self._storage))
+        claims = _with_extended_claims(self.claims, self._storage)
         if getattr(getattr(user, "logto_identity", None), "sub", None) == claims["sub"]:
             logto_backend().sync_user(self._request, user, claims)
 
@@ -466,7 +481,6 @@ class LogtoContext:
         self._storage.clear()
         if logto_settings.end_session_with_refresh_token:
             logout(self._request)
-        self.__dict__.pop("claims", None)
 
     def revalidate(self) -> bool:
         """Ask the provider whether the Logto session lives, at most once per interval.

@@ -24,6 +24,11 @@ class LogtoIdentity(models.Model):
     def __str__(self) -> str:
         return self.sub
 
+    @classmethod
+    def for_sub(cls, sub: str) -> LogtoIdentity | None:
+        """Return the identity of the Logto user ``sub`` with its Django user, or ``None``."""
+        return cls.objects.select_related("user").filter(sub=sub).first()
+
     @property
     def roles(self) -> list[str]:
         """The Logto roles of the last sync."""

@@ -45,8 +45,10 @@ def session_store() -> type[SessionBase]:
     return store
 
 
-def _hashed(prefix: str, value: str) -> str:
-    return f"logto_auth:{prefix}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+def cache_key(kind: str, value: str | bytes) -> str:
+    """A Django cache key for ``value`` (hashed: keys have a bounded length and charset)."""
+    data = value.encode() if isinstance(value, str) else value
+    return f"logto_auth:{kind}:{hashlib.sha256(data).hexdigest()[:40]}"
 
 
 @contextlib.contextmanager
@@ -56,7 +58,7 @@ def refresh_lock(session_key: str) -> Iterator[None]:
     The lock expires by itself, so a process that dies while refreshing blocks nobody
     for long; it is released only by its holder.
     """
-    key = _hashed("refresh-lock", session_key)
+    key = cache_key("refresh-lock", session_key)
     token = secrets.token_hex(16)
     # The holder makes at most a token request and a key fetch, each bounded by TIMEOUT;
     # a waiter gives up before the lock expires, so it never takes a held lock.
@@ -102,7 +104,7 @@ def end_sessions(*, sid: str | None = None, sub: str | None = None) -> int:
     store = session_store()
     if issubclass(store, CookieSession):
         kind, value = ("sid", sid) if sid else ("sub", sub)
-        cache.set(_hashed("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
+        cache.set(cache_key("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
         logger.info("Revoked the cookie sessions of Logto %s=%s", kind, value)
         return 0
     rows = LogtoSession.objects.all()
@@ -126,6 +128,6 @@ def is_revoked(session: SessionBase) -> bool:
     if not isinstance(marker, list) or len(marker) != 3:
         return False
     sid, sub, signed_in_at = marker
-    keys = [_hashed("revoked", f"sid:{sid}")] if sid else []
-    keys.append(_hashed("revoked", f"sub:{sub}"))
+    keys = [cache_key("revoked", f"sid:{sid}")] if sid else []
+    keys.append(cache_key("revoked", f"sub:{sub}"))
     return any(at >= signed_in_at for at in cache.get_many(keys).values())

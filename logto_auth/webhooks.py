@@ -59,27 +59,22 @@ def handle(request: HttpRequest, body: bytes) -> str:
         raise LogtoError("The webhook body is not JSON.") from error
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         raise LogtoError("The webhook body names no event.")
-    key = f"logto_auth:webhook:{hashlib.sha256(body).hexdigest()}"
+    key = sessions.cache_key("webhook", body)
     if cache.get(key) is not None:
         logger.info("Ignoring a replayed webhook %s", event["event"])
         return "replay ignored"
     data = event.get("data")
     user = data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-    name = event["event"]
-    handler = HANDLERS.get(name) if user is not None else None
+    handler = HANDLERS.get(event["event"])
     outcome = handler(request, user) if handler and user else "ignored"
     cache.set(key, 1, REPLAY_TTL)
-    logger.info("Webhook %s (hook %s): %s", name, event.get("hookId"), outcome)
+    logger.info("Webhook %s (hook %s): %s", event["event"], event.get("hookId"), outcome)
     return outcome
-
-
-def _identity(sub: str) -> LogtoIdentity | None:
-    return LogtoIdentity.objects.select_related("user").filter(sub=sub).first()
 
 
 def user_updated(request: HttpRequest, data: dict[str, Any]) -> str:
     """Update the Django user from Logto's user data, through the backend's hooks."""
-    identity = _identity(data["id"])
+    identity = LogtoIdentity.for_sub(data["id"])
     if identity is None:
         return "unknown user"
     # Claims this event does not carry (roles, organizations) keep their last known value.
@@ -93,7 +88,7 @@ def user_suspension_updated(request: HttpRequest, data: dict[str, Any]) -> str:
     """Deactivate a suspended user and end their sessions; reactivate an unsuspended one."""
     if data.get("isSuspended") is True:
         return user_deleted(request, data)
-    identity = _identity(data["id"])
+    identity = LogtoIdentity.for_sub(data["id"])
     if identity is None:
         return "unknown user"
     identity.user.is_active = True
@@ -104,7 +99,7 @@ def user_suspension_updated(request: HttpRequest, data: dict[str, Any]) -> str:
 def user_deleted(request: HttpRequest, data: dict[str, Any]) -> str:
     """Deactivate the user (their Django data stays) and end all their sessions."""
     ended = sessions.end_sessions(sub=data["id"])
-    identity = _identity(data["id"])
+    identity = LogtoIdentity.for_sub(data["id"])
     if identity is not None and identity.user.is_active:
         identity.user.is_active = False
         identity.user.save(update_fields=["is_active"])

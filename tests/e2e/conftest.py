@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.devprovider import ROOT
 
@@ -50,3 +50,11 @@ def page(browser: Browser) -> Iterator[Page]:
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(SHOTS / f"{name}.png")), full_page=True)
+
+
+def sign_in_at_provider(page: Page, username: str) -> None:
+    """Fill in the dev provider's login page as a person would."""
+    expect(page.get_by_text("Development provider")).to_be_visible()
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-password")
+    page.get_by_role("button", name="Sign in").click()

@@ -4,42 +4,47 @@ data file is gone at the next sign-in. Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import PrivateProvider
 from tests.devprovider import DevProvider
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_in_at_provider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in_at_provider(page: Page, username: str) -> None:
-    expect(page.get_by_text("Development provider")).to_be_visible()
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-password")
-    page.get_by_role("button", name="Sign in").click()
+AdminAs = Callable[[str], Page]
 
 
-def admin_as(browser: Browser, url: str, username: str) -> Page:
-    page = browser.new_context().new_page()
-    page.goto(f"{url}/admin/")
-    sign_in_at_provider(page, username)
-    return page
+@pytest.fixture
+def admin_as(browser: Browser, live_server: Any) -> Iterator[AdminAs]:
+    """Open /admin/ in a fresh browser context, signed in at the provider as a user."""
+    contexts: list[BrowserContext] = []
+
+    def open_as(username: str) -> Page:
+        contexts.append(browser.new_context())
+        page = contexts[-1].new_page()
+        page.goto(f"{live_server.url}/admin/")
+        sign_in_at_provider(page, username)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
 
 
 def test_alice_manages_users_with_their_logto_data(
-    browser: Browser,
-    live_server: Any,
-    dev_provider: DevProvider,
+    admin_as: AdminAs, live_server: Any, dev_provider: DevProvider
 ) -> None:
     for username in ("bob", "carol"):
         dev_provider.sign_in_over_http(live_server.url, username, requests.Session())
 
-    page = admin_as(browser, live_server.url, "alice")
+    page = admin_as("alice")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
     shot(page, "10-admin-alice-index")
 
@@ -54,51 +59,36 @@ def test_alice_manages_users_with_their_logto_data(
     page.get_by_role("link", name="bob", exact=True).click()
     expect(page.get_by_text("acme4p9x2k7z (member)")).to_be_visible()
     shot(page, "12-admin-bob-logto-side")
-    page.context.close()
 
 
-def test_bob_sees_only_what_his_group_allows(
-    browser: Browser,
-    live_server: Any,
-    dev_provider: DevProvider,
-) -> None:
-    page = admin_as(browser, live_server.url, "bob")
+def test_bob_sees_only_what_his_group_allows(admin_as: AdminAs, live_server: Any) -> None:
+    page = admin_as("bob")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
     page.get_by_role("link", name="Users").first.click()
 
     expect(page.get_by_role("row", name="bob")).to_be_visible()
     expect(page.get_by_role("link", name="Add user")).to_have_count(0)
     shot(page, "13-admin-bob-view-only")
-    page.context.close()
 
 
-def test_carol_gets_no_access_and_can_sign_out(
-    browser: Browser,
-    live_server: Any,
-    dev_provider: DevProvider,
-) -> None:
-    page = admin_as(browser, live_server.url, "carol")
+def test_carol_gets_no_access_and_can_sign_out(admin_as: AdminAs, live_server: Any) -> None:
+    page = admin_as("carol")
 
     expect(page.get_by_role("heading", name="No access")).to_be_visible()
     shot(page, "14-admin-carol-no-access")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server.url}/")
     expect(page.get_by_role("heading", name="Not authenticated")).to_be_visible()
-    page.context.close()
 
 
 def test_role_removed_at_the_provider_is_gone_after_the_next_sign_in(
-    browser: Browser,
-    live_server: Any,
-    private_provider: PrivateProvider,
+    admin_as: AdminAs, private_provider: PrivateProvider
 ) -> None:
-    page = admin_as(browser, live_server.url, "bob")
+    page = admin_as("bob")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
-    page.context.close()
 
     private_provider.edit_user("bob", roles=[])
-    page = admin_as(browser, live_server.url, "bob")
+    page = admin_as("bob")
 
     expect(page.get_by_role("heading", name="No access")).to_be_visible()
     shot(page, "15-admin-bob-after-role-removed")
-    page.context.close()

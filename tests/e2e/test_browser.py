@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_in_at_provider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,9 +22,7 @@ def test_sign_in_and_out_in_a_browser(page: Page, live_server: Any) -> None:
     page.get_by_role("link", name="Sign in", exact=True).click()
     expect(page.get_by_text("Development provider")).to_be_visible()
     shot(page, "02-provider-login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "alice-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page, "alice")
 
     expect(page.get_by_role("heading")).to_have_text("Authenticated")
     expect(page.locator("#name")).to_have_text("Alice Admin")
