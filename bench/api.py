@@ -39,7 +39,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from bench.common import mozilla_settings  # noqa: E402
 from logto_auth.api import validate_access_token, verified_tokens  # noqa: E402
-from logto_auth.tokens import provider  # noqa: E402
+from logto_auth.provider import provider  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import DevProvider  # noqa: E402
 

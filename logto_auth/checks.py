@@ -10,33 +10,28 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from logto_auth.conf import DEFAULTS, REQUIRED, logto_settings
+from logto_auth.conf import SETTINGS, logto_settings
 
 MIDDLEWARE = "logto_auth.middleware.LogtoMiddleware"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 BACKEND = "logto_auth.backends.LogtoBackend"
+HINTS = {
+    "logto_auth.E002": "Copy it from the application's page in the Logto Console.",
+    "logto_auth.E003": f"Valid keys: {', '.join(setting.name for setting in SETTINGS)}.",
+    "logto_auth.E004": "See the settings reference in the README.",
+    "logto_auth.E009": "See 'Roles, rights and the admin' in the README.",
+}
 
 
 @register(Tags.security, Tags.compatibility)
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    for key, message in logto_settings.problems():
-        if key == "LOGTO":
-            check_id, hint = (
-                "logto_auth.E001",
-                "Add LOGTO = {'ENDPOINT': ..., 'APP_ID': ..., 'APP_SECRET': ...}.",
-            )
-        elif key in REQUIRED:
-            check_id, hint = (
-                "logto_auth.E002",
-                "Copy it from the application's page in the Logto Console.",
-            )
-        elif key in ("ROLES", "ORGANIZATION_ROLES"):
-            check_id, hint = "logto_auth.E009", "See 'Roles and rights' in the README."
-        elif key not in DEFAULTS:
-            check_id, hint = "logto_auth.E003", f"Valid keys: {', '.join(sorted(DEFAULTS))}."
+    for setting, message in logto_settings.problems():
+        if setting is None:
+            check_id = "logto_auth.E001"
+            hint = "Add LOGTO = {'ENDPOINT': ..., 'APP_ID': ..., 'APP_SECRET': ...}."
         else:
-            check_id, hint = "logto_auth.E004", "See the settings table in the README."
+            check_id, hint = setting.check_id, HINTS[setting.check_id]
         messages.append(Error(message, hint=hint, id=check_id))
     return messages
 
@@ -169,5 +164,43 @@ def check_cache(**kwargs: Any) -> list[CheckMessage]:
             "logout tokens and webhooks are not recognised.",
             hint="Use a cache every process shares: Redis, Memcached or DatabaseCache.",
             id="logto_auth.W010",
+        )
+    ]
+
+
+@register(Tags.caches)
+def check_process_cache(**kwargs: Any) -> list[CheckMessage]:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if settings.DEBUG or backend != "django.core.cache.backends.locmem.LocMemCache":
+        return []
+    return [
+        Warning(
+            "CACHES['default'] is LocMemCache while DEBUG is off: the refresh lock and the "
+            "memories of logout tokens and webhooks are private to each process.",
+            hint="Two workers may then refresh one session at once (Logto revokes the grant) "
+            "and replays reach the other workers. Use Redis, Memcached or DatabaseCache.",
+            id="logto_auth.W011",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_any_organization_admin(**kwargs: Any) -> list[CheckMessage]:
+    if logto_settings.problems():
+        return []
+    risky = sorted(
+        key
+        for key, rights in logto_settings.organization_roles.items()
+        if key.startswith("*:") and (rights.get("is_staff") or rights.get("is_superuser"))
+    )
+    if not risky:
+        return []
+    return [
+        Warning(
+            f"LOGTO['ORGANIZATION_ROLES'] gives admin rights for a role in any organization: "
+            f"{', '.join(risky)}.",
+            hint="Anyone who can create an organization in Logto (or be given that role in "
+            "one) becomes staff. Name the organization: '<organization id>:<role>'.",
+            id="logto_auth.W012",
         )
     ]

@@ -1,59 +1,131 @@
 """The one object through which logto_auth reads ``settings.LOGTO``.
 
-Values are read live on every access, so ``override_settings`` just works, and the
-defaults live here and nowhere else.
+Every key is declared once, in ``SETTINGS``: its default, how it is validated, the id of
+the system check that reports a bad value, and the line of the settings reference in the
+README (a test holds the README to this table). Values are read live on every access, so
+``override_settings`` just works.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-DEFAULTS: dict[str, Any] = {
-    "ENDPOINT": "",
-    "APP_ID": "",
-    "APP_SECRET": "",
-    # The SDK always adds openid, offline_access and profile.
-    "SCOPES": [
-        "email",
-        "roles",
-        "urn:logto:scope:organizations",
-        "urn:logto:scope:organization_roles",
-    ],
-    "RESOURCES": [],
-    "PROMPT": "consent",
-    # Seconds allowed for each call to the provider.
-    "TIMEOUT": 10.0,
-    # Seconds of clock skew tolerated when checking token times.
-    "LEEWAY": 60,
-    # Logto role name -> {"is_staff": bool, "is_superuser": bool, "groups": [group names]}.
-    "ROLES": {},
-    # "<organization id>:<role>" (or "*:<role>" for any organization) -> the same shape.
-    "ORGANIZATION_ROLES": {},
-    # When set, every Logto role also gets a Django group named prefix + role, kept in sync.
-    "ROLE_GROUPS_PREFIX": None,
-    # Admin login: where the sign-in sends admins (e.g. "social:azuread"), and whether the
-    # admin keeps Django's password form.
-    "ADMIN_DIRECT_SIGN_IN": None,
-    "ADMIN_PASSWORD_LOGIN": False,
-    # The Logto Console, for links from the user admin (e.g. https://cloud.logto.io/<tenant>).
-    "CONSOLE_URL": None,
-    # Resource indicators of the APIs this site serves: the accepted access token audiences.
-    "API_RESOURCES": [],
-    # Verified access tokens remembered per process (0: none).
-    "API_TOKEN_CACHE_SIZE": 1024,
-    # End the Django session when the provider rejects (or no longer has) the refresh token.
-    "END_SESSION_WITH_REFRESH_TOKEN": True,
-    # Seconds between checks that the Logto session is still alive (0: never check).
-    "REVALIDATE_INTERVAL": 0,
-    # The signing key of the Logto webhook (empty: webhooks are refused).
-    "WEBHOOK_SIGNING_KEY": "",
-}
-REQUIRED = ("ENDPOINT", "APP_ID", "APP_SECRET")
-PROMPTS = ("consent", "login")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 RIGHTS: dict[str, type] = {"is_staff": bool, "is_superuser": bool, "groups": list}
+DEFAULT_SCOPES = [
+    "email",
+    "roles",
+    "urn:logto:scope:organizations",
+    "urn:logto:scope:organization_roles",
+]
+
+
+def _required_string(value: Any) -> str | None:
+    return (
+        None if isinstance(value, str) and value else "is required and must be a non-empty string"
+    )
+
+
+def _strings(value: Any) -> str | None:
+    ok = isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value)
+    return None if ok else "must be a list of non-empty strings"
+
+
+def _seconds(least: float, *, optional: bool = False) -> Callable[[Any], str | None]:
+    def validate(value: Any) -> str | None:
+        if optional and value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+            return f"must be a number of seconds >= {least}" + (" or None" if optional else "")
+        return None
+
+    return validate
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _optional_string(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a string or None"
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be True or False"
+
+
+def _count(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else "must be an integer >= 0"
+
+
+def _mapping(organizations: bool) -> Callable[[Any], str | None]:
+    def validate(mapping: Any) -> str | None:
+        if not isinstance(mapping, dict):
+            return "must be a dict of role name to rights"
+        for role, rights in mapping.items():
+            if organizations and (not isinstance(role, str) or ":" not in role):
+                return f"[{role!r}]: keys are '<organization id>:<role>' or '*:<role>'"
+            if not isinstance(rights, dict):
+                return f"[{role!r}] must be a dict such as {{'is_staff': True}}"
+            for name, value in rights.items():
+                expected = RIGHTS.get(name)
+                if expected is None:
+                    return f"[{role!r}] has unknown right {name!r} (known: {', '.join(RIGHTS)})"
+                if not isinstance(value, expected) or (
+                    isinstance(value, list) and not all(isinstance(g, str) for g in value)
+                ):
+                    return f"[{role!r}][{name!r}] must be a {expected.__name__}"
+        return None
+
+    return validate
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``settings.LOGTO``."""
+
+    name: str
+    default: Any
+    validate: Callable[[Any], str | None]
+    doc: str
+    check_id: str = "logto_auth.E004"
+    required: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENDPOINT", "", _required_string, "Logto endpoint, without `/oidc`", "logto_auth.E002", True),
+    Setting("APP_ID", "", _required_string, "the Traditional web application's ID", "logto_auth.E002", True),
+    Setting("APP_SECRET", "", _required_string, "the Traditional web application's secret", "logto_auth.E002", True),
+    Setting("SCOPES", DEFAULT_SCOPES, _strings, "scopes on top of the SDK's `openid offline_access profile`"),
+    Setting("RESOURCES", [], _strings, "API resource indicators to request access tokens for"),
+    Setting("PROMPT", "consent", _one_of("consent", "login"), "`consent` (needed for refresh tokens) or `login`"),
+    Setting("TIMEOUT", 10.0, _seconds(0.001), "seconds allowed for each call to Logto"),
+    Setting("LEEWAY", 60, _seconds(0), "seconds of clock skew allowed when checking token times"),
+    Setting("ROLES", {}, _mapping(False), 'Logto role → `{"is_staff": bool, "is_superuser": bool, "groups": [...]}`', "logto_auth.E009"),
+    Setting("ORGANIZATION_ROLES", {}, _mapping(True), '`"<org id>:<role>"` or `"*:<role>"` → the same shape', "logto_auth.E009"),
+    Setting("ROLE_GROUPS_PREFIX", None, _optional_string, "mirror every Logto role as a group named prefix + role"),
+    Setting("ADMIN_DIRECT_SIGN_IN", None, _optional_string, 'send admin logins straight to a connector, e.g. `"social:azuread"`'),
+    Setting("ADMIN_PASSWORD_LOGIN", False, _boolean, "keep Django's password form on `/admin/login/` (with a Logto button)"),
+    Setting("CONSOLE_URL", None, _optional_string, "the Logto Console, for links from the user admin"),
+    Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept"),
+    Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process (`0`: none)"),
+    Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session when Logto no longer honours the refresh token"),
+    Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds between checks (token introspection) that the refresh token is still honoured; `0`: never"),
+    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which a signed-in user's tokens, claims and rights are brought in line with Logto; `None`: only at sign-in"),
+    Setting("WEBHOOK_SIGNING_KEY", "", _string, "the signing key of the Logto webhook; empty: webhooks are refused"),
+)  # fmt: skip
+BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 class Settings:
@@ -65,8 +137,9 @@ class Settings:
         return value if isinstance(value, dict) else {}
 
     def _get(self, key: str) -> Any:
-        value = self.raw.get(key, DEFAULTS[key])
-        if key in REQUIRED and not value:
+        setting = BY_NAME[key]
+        value = self.raw.get(key, setting.default)
+        if setting.required and not value:
             raise ImproperlyConfigured(f"settings.LOGTO['{key}'] is required.")
         return value
 
@@ -121,13 +194,11 @@ class Settings:
 
     @property
     def role_groups_prefix(self) -> str | None:
-        value = self._get("ROLE_GROUPS_PREFIX")
-        return str(value) if value else None
+        return self._get("ROLE_GROUPS_PREFIX") or None
 
     @property
     def admin_direct_sign_in(self) -> str | None:
-        value = self._get("ADMIN_DIRECT_SIGN_IN")
-        return str(value) if value else None
+        return self._get("ADMIN_DIRECT_SIGN_IN") or None
 
     @property
     def admin_password_login(self) -> bool:
@@ -151,88 +222,41 @@ class Settings:
         return bool(self._get("END_SESSION_WITH_REFRESH_TOKEN"))
 
     @property
-    def revalidate_interval(self) -> int:
-        return int(self._get("REVALIDATE_INTERVAL"))
+    def revalidate_interval(self) -> float:
+        return float(self._get("REVALIDATE_INTERVAL"))
+
+    @property
+    def sync_interval(self) -> float | None:
+        value = self._get("SYNC_INTERVAL")
+        return None if value is None else float(value)
 
     @property
     def webhook_signing_key(self) -> str:
         return str(self._get("WEBHOOK_SIGNING_KEY"))
 
-    def problems(self) -> list[tuple[str, str]]:
-        """Return ``(key, message)`` for each invalid value in ``settings.LOGTO``."""
+    @property
+    def maps_rights(self) -> bool:
+        """Whether any role mapping is configured (else roles are never looked at)."""
+        return bool(self.roles or self.organization_roles or self.role_groups_prefix)
+
+    def problems(self) -> list[tuple[Setting | None, str]]:
+        """Return ``(setting, message)`` for each invalid value (``None``: the dict itself)."""
         if not hasattr(django_settings, "LOGTO"):
-            return [("LOGTO", "settings.LOGTO is not set.")]
+            return [(None, "settings.LOGTO is not set.")]
         raw = django_settings.LOGTO
         if not isinstance(raw, dict):
-            return [("LOGTO", "settings.LOGTO must be a dict.")]
-        found: list[tuple[str, str]] = []
-        for key in sorted(set(raw) - set(DEFAULTS)):
-            found.append((key, f"Unknown key LOGTO['{key}']."))
-        for key in REQUIRED:
-            if not raw.get(key) or not isinstance(raw.get(key), str):
-                found.append((key, f"LOGTO['{key}'] is required and must be a non-empty string."))
-        for key in ("SCOPES", "RESOURCES"):
-            value = raw.get(key, DEFAULTS[key])
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                found.append((key, f"LOGTO['{key}'] must be a list of strings."))
-        if raw.get("PROMPT", DEFAULTS["PROMPT"]) not in PROMPTS:
-            found.append(("PROMPT", f"LOGTO['PROMPT'] must be one of {', '.join(PROMPTS)}."))
-        for key, least in (("TIMEOUT", 0.001), ("LEEWAY", 0), ("REVALIDATE_INTERVAL", 0)):
-            value = raw.get(key, DEFAULTS[key])
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
-                found.append((key, f"LOGTO['{key}'] must be a number of seconds >= {least}."))
-        for key in ("ROLES", "ORGANIZATION_ROLES"):
-            found += [(key, message) for message in _mapping_problems(key, raw.get(key, {}))]
-        for key in ("ROLE_GROUPS_PREFIX", "ADMIN_DIRECT_SIGN_IN", "CONSOLE_URL"):
-            if raw.get(key) is not None and not isinstance(raw.get(key), str):
-                found.append((key, f"LOGTO['{key}'] must be a string or None."))
-        if not isinstance(raw.get("END_SESSION_WITH_REFRESH_TOKEN", True), bool):
-            found.append(
-                (
-                    "END_SESSION_WITH_REFRESH_TOKEN",
-                    "LOGTO['END_SESSION_WITH_REFRESH_TOKEN'] must be a bool.",
-                )
-            )
-        if not isinstance(raw.get("WEBHOOK_SIGNING_KEY", ""), str):
-            found.append(("WEBHOOK_SIGNING_KEY", "LOGTO['WEBHOOK_SIGNING_KEY'] must be a string."))
-        found.extend(self._api_problems(raw))
+            return [(None, "settings.LOGTO must be a dict.")]
+        found: list[tuple[Setting | None, str]] = []
+        unknown = Setting("", None, _string, "", "logto_auth.E003")
+        for key in sorted(set(raw) - set(BY_NAME), key=str):
+            found.append((unknown, f"Unknown key LOGTO[{key!r}]."))
+        for setting in SETTINGS:
+            if setting.name not in raw and not setting.required:
+                continue
+            message = setting.validate(raw.get(setting.name))
+            if message is not None:
+                found.append((setting, f"LOGTO['{setting.name}'] {message}."))
         return found
-
-    def _api_problems(self, raw: dict[str, Any]) -> list[tuple[str, str]]:
-        found = []
-        resources = raw.get("API_RESOURCES", [])
-        if not isinstance(resources, list | tuple) or not all(
-            isinstance(v, str) and v for v in resources
-        ):
-            found.append(("API_RESOURCES", "LOGTO['API_RESOURCES'] must be a list of strings."))
-        size = raw.get("API_TOKEN_CACHE_SIZE", 0)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            found.append(
-                ("API_TOKEN_CACHE_SIZE", "LOGTO['API_TOKEN_CACHE_SIZE'] must be an integer >= 0.")
-            )
-        return found
-
-
-def _mapping_problems(key: str, mapping: Any) -> list[str]:
-    if not isinstance(mapping, dict):
-        return [f"LOGTO['{key}'] must be a dict of role name to rights."]
-    found = []
-    for role, rights in mapping.items():
-        where = f"LOGTO['{key}'][{role!r}]"
-        if key == "ORGANIZATION_ROLES" and (not isinstance(role, str) or ":" not in role):
-            found.append(f"{where}: keys are '<organization id>:<role>' or '*:<role>'.")
-        if not isinstance(rights, dict):
-            found.append(f"{where} must be a dict such as {{'is_staff': True}}.")
-            continue
-        for name, value in rights.items():
-            expected = RIGHTS.get(name)
-            if expected is None:
-                found.append(f"{where} has unknown right {name!r} (known: {', '.join(RIGHTS)}).")
-            elif not isinstance(value, expected) or (
-                isinstance(value, list) and not all(isinstance(group, str) for group in value)
-            ):
-                found.append(f"{where}[{name!r}] must be a {expected.__name__}.")
-    return found
 
 
 logto_settings = Settings()

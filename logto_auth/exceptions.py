@@ -14,6 +14,11 @@ class SignInError(LogtoError):
     """The browser brought back a callback we cannot accept (state, error, replay)."""
 
 
+class InvalidGrant(SignInError):
+    """The provider no longer honours the grant: a used code, or a refresh token that was
+    revoked, expired, or belongs to a suspended or deleted user."""
+
+
 class ProviderError(LogtoError):
     """The provider answered, but not with something we can accept."""
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from logto_auth.conf import logto_settings
@@ -36,7 +37,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCK_POLL = 0.05  # seconds between attempts to take a busy lock
+# Provider calls a lock holder makes at most, each bounded by TIMEOUT: a token request, a
+# key fetch (a rotated kid), userinfo (claims the ID token lacks) and introspection.
+LOCK_CALLS = 4
+
+# Every key logto_auth keeps in request.session.
+TOKEN_PREFIX = "_logto_"  # + one of TOKEN_KEYS, the SDK's storage keys
+TOKEN_KEYS = ("idToken", "accessTokenMap", "refreshToken", "signInSession")
+PENDING_KEY = "_logto_pending"  # sign-ins under way, by state
+CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
+CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
+SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
 MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time] in cookie sessions
+# What a sign-in leaves in the session, and another process may change.
+LOGTO_KEYS = (*(TOKEN_PREFIX + name for name in TOKEN_KEYS), CLAIMS_KEY, CHECKED_KEY, SYNCED_KEY)
+# Compare-and-delete in one step, so a holder whose lock expired never frees another's.
+RELEASE_SCRIPT = """
+if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
+return 0
+"""
 
 
 def session_store() -> type[SessionBase]:
@@ -60,9 +79,8 @@ def refresh_lock(session_key: str) -> Iterator[None]:
     """
     key = cache_key("refresh-lock", session_key)
     token = secrets.token_hex(16)
-    # The holder makes at most a token request and a key fetch, each bounded by TIMEOUT;
-    # a waiter gives up before the lock expires, so it never takes a held lock.
-    wait = logto_settings.timeout * 2 + 1
+    # A waiter gives up before the lock expires, so it never takes a lock still held.
+    wait = logto_settings.timeout * LOCK_CALLS + 1
     hold = math.ceil(wait) + 1
     deadline = time.monotonic() + wait
     while not cache.add(key, token, hold):
@@ -73,8 +91,43 @@ def refresh_lock(session_key: str) -> Iterator[None]:
     try:
         yield
     finally:
-        if cache.get(key) == token:
-            cache.delete(key)
+        _release(key, token)
+
+
+def _release(key: str, token: str) -> None:
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        redis = backend._cache  # type: ignore[attr-defined]
+        client = redis.get_client(key, write=True)
+        serialized = redis._serializer.dumps(token)
+        client.eval(RELEASE_SCRIPT, 1, backend.make_and_validate_key(key), serialized)
+        return
+    # Other caches have no compare-and-delete; the gap between the two calls is
+    # microseconds, against a lock held for seconds.
+    if cache.get(key) == token:
+        cache.delete(key)
+
+
+def reload(session: SessionBase) -> None:
+    """Replace the Logto keys of ``session`` with those its store holds now.
+
+    Another process may have refreshed the tokens (and rotated the refresh token) or
+    synced the user since this request loaded its session.
+    """
+    if session.session_key is None or isinstance(session, CookieSession):
+        return
+    stored = type(session)(session.session_key)
+    for key in LOGTO_KEYS:
+        if key not in stored:
+            session.pop(key, None)
+        elif session.get(key) != stored[key]:
+            session[key] = stored[key]
+
+
+def forget(session: SessionBase) -> None:
+    """Remove every Logto key from ``session``, keeping the site's own data."""
+    for key in LOGTO_KEYS:
+        session.pop(key, None)
 
 
 def remember(session: SessionBase, claims: dict[str, Any]) -> None:

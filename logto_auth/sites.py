@@ -14,8 +14,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from logto_auth import flow
 from logto_auth.conf import logto_settings
-from logto_auth.views import SignOutView
+from logto_auth.exceptions import LogtoError
+from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -51,8 +53,14 @@ class LogtoAdminSiteMixin:
     def logout(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        if request.method != "POST":
+            # Signing out changes state: only a CSRF-protected POST does it.
+            return render(request, "logto_auth/sign_out.html")
         # Ending only the Django session would leave the Logto one signed in.
-        return SignOutView.as_view()(request)  # type: ignore[return-value]
+        try:
+            return HttpResponseRedirect(flow.sign_out(request))
+        except LogtoError as error:
+            return error_response(request, error)
 
 
 class LogtoAdminSite(LogtoAdminSiteMixin, admin.AdminSite):  # type: ignore[misc]

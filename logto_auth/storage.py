@@ -1,18 +1,18 @@
 """Where the Logto SDK keeps its tokens: the Django session, or a dict for one flow.
 
 Both classes implement the SDK's ``Storage`` protocol (``get``/``set``/``delete``);
-``client.py`` registers them with the SDK so that this module does not import it.
+``sdk.py`` registers them with the SDK so that this module does not import it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from logto_auth.sessions import TOKEN_KEYS as KEYS
+from logto_auth.sessions import TOKEN_PREFIX as PREFIX
+
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
-
-PREFIX = "_logto_"
-KEYS = ("idToken", "accessTokenMap", "refreshToken", "signInSession")
 
 
 class DictStorage:
@@ -62,22 +62,6 @@ class SessionStorage:
         for key, value in values.items():
             if key in KEYS and key != "signInSession":
                 self.set(key, value)
-
-    def reload(self) -> None:
-        """Replace the tokens with those in the session's store now.
-
-        Another process may have refreshed them (and rotated the refresh token) since this
-        request loaded its session.
-        """
-        if self.session.session_key is None:
-            return
-        stored = type(self.session)(self.session.session_key)
-        for key in KEYS:
-            value = stored.get(PREFIX + key)
-            if value is None:
-                self.delete(key)
-            elif self.session.get(PREFIX + key) != value:
-                self.session[PREFIX + key] = value
 
     def clear(self) -> None:
         """Forget every Logto token in the session, keeping the site's own data."""

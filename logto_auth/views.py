@@ -1,4 +1,4 @@
-"""Sign-in, sign-up, callback and sign-out: thin views over ``client.py``."""
+"""Sign-in, sign-up, callback and sign-out, and the endpoints Logto calls: thin views."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
-from django.http import HttpResponseRedirect, JsonResponse
+from django.contrib.auth import authenticate, login
+from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -17,14 +17,9 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from logto_auth import backchannel, client, webhooks
-from logto_auth.exceptions import (
-    AccessDenied,
-    InvalidSignature,
-    LogtoError,
-    ProviderError,
-    SignInError,
-)
+from logto_auth import backchannel, flow, webhooks
+from logto_auth.exceptions import AccessDenied, LogtoError, SignInError
+from logto_auth.responses import error_response, notification_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
@@ -43,13 +38,6 @@ PASS_THROUGH: dict[str, re.Pattern[str]] = {
     "organization_id": re.compile(r"[\w-]{1,128}"),
     "ui_locales": re.compile(r"[A-Za-z0-9_ -]{1,64}"),
 }
-
-
-def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
-    """Render the readable error page for ``error`` with its HTTP status."""
-    logger.warning("%s %s: %s (%s)", request.method, request.path, error, type(error).__name__)
-    context = {"title": error.title, "message": str(error), "status": error.status}
-    return render(request, "logto_auth/error.html", context, status=error.status)
 
 
 def safe_next_url(request: HttpRequest) -> str:
@@ -95,7 +83,7 @@ class SignInView(LogtoView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         params = {**self.default_params, **pass_through_params(request.GET)}
-        url = client.begin_sign_in(
+        url = flow.begin_sign_in(
             request.session,
             request.build_absolute_uri(reverse("logto_auth:callback")),
             safe_next_url(request),
@@ -118,14 +106,14 @@ class CallbackView(LogtoView):
     http_method_names = ["get", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        result = client.finish_sign_in(request.session, request.build_absolute_uri())
+        result = flow.finish_sign_in(request.session, request.build_absolute_uri())
         user = authenticate(request, logto_claims=result.claims)
         if user is None:
             raise AccessDenied("Your account may not sign in to this site.")
         # login() rotates the session key, or flushes the session when another user was
         # signed in; the tokens go in afterwards so that they survive either.
         login(request, user)
-        client.store_tokens(request.session, result.tokens)
+        flow.store_sign_in(request.session, result)
         return HttpResponseRedirect(result.next_url)
 
 
@@ -140,17 +128,7 @@ class SignOutView(LogtoView):
         return render(request, self.template_name)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
-        try:
-            url = client.sign_out_url(request.session, target)
-        except LogtoError as error:
-            logout(request)
-            raise type(error)(
-                f"You are signed out of this site, but your Logto session could not be ended: "
-                f"{error}"
-            ) from error
-        logout(request)
-        return HttpResponseRedirect(url)
+        return HttpResponseRedirect(flow.sign_out(request))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -164,16 +142,8 @@ class ProviderNotificationView(View):
         try:
             outcome = self.handle(request)
         except LogtoError as error:
-            logger.warning("%s %s refused: %s", request.method, request.path, error)
-            response = JsonResponse({"error": self.error_code, "error_description": str(error)})
-            # Back-channel logout answers 400 to any bad token (OpenID BCL 1.0 section 2.8);
-            # an unreachable provider is a 5xx, so that the sender retries.
-            retry = isinstance(error, InvalidSignature | ProviderError)
-            response.status_code = error.status if retry else 400
-        else:
-            response = JsonResponse({"result": outcome})
-        response["Cache-Control"] = "no-store"
-        return response
+            return notification_response(request, None, error, self.error_code)
+        return notification_response(request, outcome, None, self.error_code)
 
     def handle(self, request: HttpRequest) -> str:
         """Act on the notification and return what was done; raise ``LogtoError`` to refuse."""

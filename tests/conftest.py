@@ -15,8 +15,8 @@ from django.conf import settings
 from django.test import AsyncClient, Client, RequestFactory
 
 from logto_auth.api import verified_tokens
-from logto_auth.client import LogtoContext
-from logto_auth.tokens import provider
+from logto_auth.context import LogtoContext
+from logto_auth.provider import provider
 from tests import forged
 from tests.devprovider import ROOT, DevProvider
 

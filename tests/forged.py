@@ -15,9 +15,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.core.cache import cache
 
-from logto_auth.tokens import provider
+from logto_auth.provider import provider
 
 ENDPOINT = "https://tenant.logto.example"
 ISSUER = f"{ENDPOINT}/oidc"
@@ -58,8 +57,8 @@ def seed_provider() -> None:
         "jwks_uri": f"{ISSUER}/jwks",
         "id_token_signing_alg_values_supported": ["ES384"],
     }
-    cache.set(cached._cache_key("metadata"), metadata)
-    cache.set(cached._cache_key("jwks"), JWKS)
+    cached.share("metadata", metadata)
+    cached.share("jwks", JWKS)
     # An unknown kid must not reach the (unreachable) network in these tests.
     cached._last_refetch = time.monotonic()
 

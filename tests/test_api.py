@@ -22,7 +22,7 @@ from django.test import Client
 
 from logto_auth import api, tokens
 from logto_auth.models import LogtoIdentity
-from logto_auth.tokens import provider
+from logto_auth.provider import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (

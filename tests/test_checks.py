@@ -12,6 +12,14 @@ from logto_auth import checks
 VALID = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "app", "APP_SECRET": "secret"}
 
 
+@pytest.fixture(autouse=True)
+def shared_cache(settings: Any) -> None:
+    """A cache every process shares, as production has (LocMemCache warns: W011)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "c"}
+    }
+
+
 def ids(**kwargs: Any) -> list[str]:
     found = []
     for check in registry.registry.get_checks():
@@ -30,6 +38,8 @@ def test_checks_are_bound() -> None:
         "check_session_engine",
         "check_role_scopes",
         "check_cache",
+        "check_process_cache",
+        "check_any_organization_admin",
     } <= bound
 
 
@@ -131,7 +141,7 @@ def test_signed_cookie_sessions_warn(settings: Any, capsys: pytest.CaptureFixtur
         ({**VALID, "SCOPES": ["email"], "ROLES": {"admin": {"is_staff": True}}}, "logto_auth.W002"),
         ({**VALID, "SCOPES": ["email"], "ROLE_GROUPS_PREFIX": "logto:"}, "logto_auth.W002"),
         (
-            {**VALID, "SCOPES": ["roles"], "ORGANIZATION_ROLES": {"*:admin": {"is_staff": True}}},
+            {**VALID, "SCOPES": ["roles"], "ORGANIZATION_ROLES": {"*:admin": {"groups": ["A"]}}},
             "logto_auth.W003",
         ),
     ],
@@ -146,3 +156,25 @@ def test_dummy_cache_warns(settings: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
     assert ids() == ["logto_auth.W010"]
+
+
+def test_process_private_cache_without_debug_warns(settings: Any) -> None:
+    settings.LOGTO = VALID
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids() == ["logto_auth.W011"]
+
+    settings.DEBUG = True
+    assert ids() == []
+
+
+def test_admin_rights_for_a_role_in_any_organization_warn(settings: Any) -> None:
+    scopes = ["urn:logto:scope:organizations", "urn:logto:scope:organization_roles"]
+    settings.LOGTO = {
+        **VALID,
+        "SCOPES": scopes,
+        "ORGANIZATION_ROLES": {"*:admin": {"is_superuser": True}, "*:billing": {"groups": ["B"]}},
+    }
+    assert ids() == ["logto_auth.W012"]
+
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_ROLES": {"acme:admin": {"is_staff": True}}}
+    assert ids() == []

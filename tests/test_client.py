@@ -12,14 +12,16 @@ import jwt
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.core.cache import cache
 from django.test import RequestFactory
 from logto.models.response import TokenResponse
 
-from logto_auth.client import LogtoContext, _Client
+from logto_auth.context import LogtoContext
 from logto_auth.exceptions import InvalidToken, TokenExpired
-from logto_auth.storage import PREFIX, DictStorage
-from logto_auth.tokens import provider, validate_jwt
+from logto_auth.provider import provider
+from logto_auth.sdk import _Client
+from logto_auth.sessions import TOKEN_PREFIX as PREFIX
+from logto_auth.storage import DictStorage
+from logto_auth.tokens import validate_jwt
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import sign
@@ -257,9 +259,9 @@ def test_signed_in_page_makes_no_network_call_and_only_django_queries(
 @pytest.fixture
 def sdk_hostile_provider(hostile_provider: None) -> None:
     """The test issuer of tests/forged.py, with what the SDK's metadata model needs."""
-    key = provider()._cache_key("metadata")
     sdk_fields = {"response_types_supported": ["code"], "subject_types_supported": ["public"]}
-    cache.set(key, {**cache.get(key), **sdk_fields})
+    provider().share("metadata", {**provider().metadata(), **sdk_fields})
+    provider()._entries.clear()
 
 
 @pytest.mark.usefixtures("sdk_hostile_provider")

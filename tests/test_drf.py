@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from logto_auth.tokens import provider
+from logto_auth.provider import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.test_api import ACME, API, GLOBEX, access_token, bearer, challenge

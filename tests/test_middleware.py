@@ -7,9 +7,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from logto_auth.client import CHECKED_KEY, _revoke
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.middleware import LogtoMiddleware
+from logto_auth.provider import revoke
+from logto_auth.sessions import CHECKED_KEY
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
@@ -57,6 +58,6 @@ def test_revalidation_keeps_a_live_session_with_one_provider_call(
 
 
 def test_revalidation_ends_a_session_whose_refresh_token_was_revoked(revalidating: Site) -> None:
-    _revoke(revalidating.session["_logto_refreshToken"])
+    revoke(revalidating.session["_logto_refreshToken"])
 
     assert b"Not authenticated" in revalidating.get("/").content

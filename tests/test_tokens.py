@@ -14,7 +14,8 @@ import jwt
 import pytest
 
 from logto_auth.exceptions import InvalidToken, ProviderError
-from logto_auth.tokens import provider, validate_id_token
+from logto_auth.provider import provider
+from logto_auth.tokens import validate_id_token
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from logto_auth.client import PENDING_KEY, _refresh_token_is_active
-from logto_auth.storage import PREFIX
-from logto_auth.tokens import provider
+from logto_auth.provider import provider, refresh_token_is_active
+from logto_auth.sessions import PENDING_KEY
+from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
@@ -416,7 +416,7 @@ def test_oversized_cookie_session_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    monkeypatch.setattr("logto_auth.client.COOKIE_LIMIT", 100)
+    monkeypatch.setattr("logto_auth.flow.COOKIE_LIMIT", 100)
 
     wsgi_site.sign_in(dev_provider, "alice")
 
@@ -426,13 +426,13 @@ def test_oversized_cookie_session_is_logged(
 def test_sign_out_revokes_the_refresh_token(site: Site, dev_provider: DevProvider) -> None:
     site.sign_in(dev_provider, "alice")
     refresh_token = site.session["_logto_refreshToken"]
-    assert _refresh_token_is_active(refresh_token)
+    assert refresh_token_is_active(refresh_token)
     before = dev_provider.counters().get("/oidc/token/revocation", 0)
 
     assert site.post("/logto/sign-out/").status_code == 302
 
     assert dev_provider.counters()["/oidc/token/revocation"] == before + 1
-    assert not _refresh_token_is_active(refresh_token)
+    assert not refresh_token_is_active(refresh_token)
 
 
 def test_sign_out_goes_on_when_revocation_fails(

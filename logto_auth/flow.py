@@ -1,0 +1,194 @@
+"""The sign-in and sign-out steps that the views call.
+
+Pending sign-ins are keyed by ``state`` (several tabs may sign in at once; each state
+works once, for ``PENDING_TTL``). The SDK works on a buffer, never on the session, until
+a sign-in has succeeded: its ``signIn()`` would wipe the current tokens, and a failed
+callback must leave the session as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
+from django.shortcuts import resolve_url
+from django.views.decorators.debug import sensitive_variables
+
+from logto_auth import claims, sdk, sessions
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import LogtoError, SignInError
+from logto_auth.provider import provider, revoke, user_info
+from logto_auth.storage import DictStorage, SessionStorage
+from logto_auth.tokens import unverified_claims
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+PENDING_TTL = 600  # seconds a sign-in may take at the provider
+PENDING_MAX = 8  # sign-ins pending at once in one session (tabs)
+COOKIE_LIMIT = 4000  # bytes of a session cookie's value that every browser keeps
+
+
+@dataclass
+class SignInResult:
+    claims: dict[str, Any]
+    tokens: dict[str, str] = field(repr=False)
+    supplement: dict[str, Any]
+    next_url: str
+
+
+def begin_sign_in(
+    session: SessionBase,
+    redirect_uri: str,
+    next_url: str,
+    *,
+    interaction_mode: str | None = None,
+    extra_params: dict[str, str] | None = None,
+) -> str:
+    """Record a pending sign-in keyed by its ``state`` and return the authorization URL."""
+    buffer = DictStorage()
+    url = sdk.authorization_url(buffer, redirect_uri, interaction_mode)
+    sdk_session = buffer.get("signInSession")
+    assert sdk_session is not None
+    nonce = secrets.token_urlsafe(24)
+    state = json.loads(sdk_session)["state"]
+    pending = _live_pending(session)
+    pending[state] = {"sdk": sdk_session, "nonce": nonce, "next": next_url, "at": time.time()}
+    # Keep the newest few so that a bot cannot grow the session without bound.
+    newest = sorted(pending.items(), key=lambda kv: kv[1]["at"])[-PENDING_MAX:]
+    session[sessions.PENDING_KEY] = dict(newest)
+    return f"{url}&{urllib.parse.urlencode({'nonce': nonce, **(extra_params or {})})}"
+
+
+def _live_pending(session: SessionBase) -> dict[str, dict[str, Any]]:
+    pending = session.get(sessions.PENDING_KEY)
+    if not isinstance(pending, dict):
+        return {}
+    oldest = time.time() - PENDING_TTL
+    return {
+        state: entry
+        for state, entry in pending.items()
+        if isinstance(entry, dict) and entry.get("at", 0) > oldest
+    }
+
+
+@sensitive_variables("buffer", "callback_url")
+def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
+    """Exchange the callback's code for tokens; nothing is stored in the session here.
+
+    The pending sign-in is consumed first, so a callback can never be replayed.
+    """
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(callback_url).query)
+    state = query.get("state", [""])[0]
+    pending = _live_pending(session)
+    entry = pending.pop(state, None) if state else None
+    if entry is None:
+        raise SignInError(
+            "This sign-in link has expired or was already used. Please sign in again."
+        )
+    if pending:
+        session[sessions.PENDING_KEY] = pending
+    else:
+        session.pop(sessions.PENDING_KEY, None)
+
+    if "error" in query:
+        error = query["error"][0]
+        logger.info("Sign-in ended at the provider with error %r", error)
+        if error == "access_denied":
+            raise SignInError("Sign-in was cancelled.")
+        raise SignInError(f"The sign-in service reported an error ({error}).")
+    _check_issuer(query.get("iss", [None])[0])
+
+    buffer = DictStorage({"signInSession": entry["sdk"]})
+    sdk.exchange_code(buffer, callback_url, entry["nonce"])
+    id_token = buffer.get("idToken")
+    assert id_token is not None
+
+    def fetch() -> dict[str, Any]:
+        access_token = sdk.stored_access_token(buffer, "")
+        return user_info(access_token, sub) if access_token else {}
+
+    sub = str(unverified_claims(id_token)["sub"])
+    merged, supplement = claims.complete(id_token, fetch_user_info=fetch)
+    return SignInResult(merged, buffer.values, supplement, entry["next"])
+
+
+def _check_issuer(iss: str | None) -> None:
+    """Apply RFC 9207: the authorization response names the issuer that sent it."""
+    supported = provider().metadata().get("authorization_response_iss_parameter_supported")
+    if iss is None and not supported:
+        return
+    if iss != logto_settings.issuer:
+        logger.warning("Callback issuer %r is not %r", iss, logto_settings.issuer)
+        raise SignInError(
+            "This sign-in response does not come from the configured sign-in service."
+        )
+
+
+def store_sign_in(session: SessionBase, result: SignInResult) -> None:
+    """Put a completed sign-in into the session (after ``login()`` rotated its key).
+
+    The session is indexed under its Logto session and user, for back-channel logout.
+    """
+    SessionStorage(session).update(result.tokens)
+    claims.store(session, result.supplement)
+    session[sessions.CHECKED_KEY] = session[sessions.SYNCED_KEY] = time.time()
+    sessions.remember(session, result.claims)
+    if isinstance(session, CookieSession):
+        size = len(session.encode(dict(session.items())))
+        if size > COOKIE_LIMIT:
+            # Browsers drop such a cookie: the user would be signed out at once.
+            logger.error(
+                "The session cookie is %s bytes, over the %s that browsers keep: use "
+                "database or cache sessions (SESSION_ENGINE).",
+                size,
+                COOKIE_LIMIT,
+            )
+
+
+@sensitive_variables("id_token", "refresh_token")
+def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
+    """Forget the Logto tokens and return the provider's end-session URL.
+
+    Without Logto tokens in the session there is no Logto session to end: return
+    ``post_logout_redirect_uri`` itself, without a provider call.
+    """
+    storage = SessionStorage(session)
+    id_token = storage.get("idToken")
+    if id_token is None:
+        return post_logout_redirect_uri
+    refresh_token = storage.get("refreshToken")
+    url = sdk.end_session_url(storage, post_logout_redirect_uri)
+    sessions.forget(session)
+    if refresh_token is not None:
+        # It would outlive the end-session redirect (Logto keeps the grant).
+        revoke(refresh_token)
+    return f"{url}&{urllib.parse.urlencode({'id_token_hint': id_token})}"
+
+
+def sign_out(request: HttpRequest) -> str:
+    """End the Django session and the Logto one; return where to send the browser.
+
+    The Django session ends even when the provider cannot be reached (the error says so).
+    """
+    target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
+    try:
+        url = sign_out_url(request.session, target)
+    except LogtoError as error:
+        logout(request)
+        raise type(error)(
+            f"You are signed out of this site, but your Logto session could not be ended: {error}"
+        ) from error
+    logout(request)
+    return url

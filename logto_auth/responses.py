@@ -1,0 +1,43 @@
+"""What logto_auth answers when something fails: readable pages for people, JSON for Logto."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from logto_auth.exceptions import InvalidSignature, LogtoError, ProviderError
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
+    """Render the readable error page for ``error`` with its HTTP status."""
+    logger.warning("%s %s: %s (%s)", request.method, request.path, error, type(error).__name__)
+    context = {"title": error.title, "message": str(error), "status": error.status}
+    return render(request, "logto_auth/error.html", context, status=error.status)
+
+
+def notification_response(
+    request: HttpRequest, outcome: str | None, error: LogtoError | None, error_code: str
+) -> JsonResponse:
+    """Answer a server-to-server notification from Logto: its outcome, or why it was refused.
+
+    Back-channel logout answers 400 to any bad token (OpenID BCL 1.0 section 2.8); a bad
+    webhook signature answers 401, and an unreachable provider a 5xx, so that the sender
+    retries.
+    """
+    if error is None:
+        response = JsonResponse({"result": outcome})
+    else:
+        logger.warning("%s %s refused: %s", request.method, request.path, error)
+        response = JsonResponse({"error": error_code, "error_description": str(error)})
+        retry = isinstance(error, InvalidSignature | ProviderError)
+        response.status_code = error.status if retry else 400
+    response["Cache-Control"] = "no-store"
+    return response

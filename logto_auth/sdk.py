@@ -1,0 +1,202 @@
+"""The only module that imports the ``logto`` SDK.
+
+A client per call, on our storage, over the provider metadata that ``provider.py``
+caches (no discovery fetch per client). Every ID token is validated strictly before
+anything is stored; each SDK coroutine runs through ``async_to_sync`` bounded by
+``LOGTO['TIMEOUT']``; every SDK, aiohttp, PyJWT and pydantic error becomes a
+``LogtoError``. The session is loaded before the SDK runs (``SessionStorage`` does it),
+so nothing inside its coroutines touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import pydantic
+from asgiref.sync import async_to_sync, sync_to_async
+from django.views.decorators.debug import sensitive_variables
+from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
+from logto.LogtoClient import AccessTokenMap
+from logto.models.oidc import OidcProviderMetadata
+from logto.OidcCore import OidcCore
+from logto.utilities import buildOrganizationUrn
+
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import (
+    AccessDenied,
+    InvalidGrant,
+    InvalidToken,
+    LogtoError,
+    ProviderError,
+    SignInError,
+)
+from logto_auth.provider import PROVIDER_FAILURES, map_error, provider
+from logto_auth.storage import DictStorage, SessionStorage
+from logto_auth.tokens import unverified_claims, validate_id_token
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from logto.models.response import TokenResponse
+
+logger = logging.getLogger(__name__)
+
+Storage.register(DictStorage)
+Storage.register(SessionStorage)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# OAuth errors of the token endpoint that concern this user's request, not our setup.
+REQUEST_ERRORS = ("invalid_request", "invalid_target")
+
+
+def organization_resource(organization_id: str) -> str:
+    """The resource under which the SDK keeps an organization's token."""
+    return str(buildOrganizationUrn(organization_id))
+
+
+def _config() -> LogtoConfig:
+    scopes: list[Any] = []
+    for scope in logto_settings.scopes:
+        # The SDK recognises the organizations scope only as its enum member.
+        try:
+            scopes.append(UserInfoScope(scope))
+        except ValueError:
+            scopes.append(scope)
+    return LogtoConfig(
+        endpoint=logto_settings.endpoint,
+        appId=logto_settings.app_id,
+        appSecret=logto_settings.app_secret,
+        prompt=logto_settings.prompt,
+        resources=logto_settings.resources,
+        scopes=scopes,
+    )
+
+
+_core: tuple[dict[str, Any], OidcCore] | None = None
+
+
+def _oidc_core() -> OidcCore:
+    """Return an ``OidcCore`` over the cached metadata, building one only when it changes."""
+    global _core
+    metadata = provider().metadata()
+    if _core is None or _core[0] is not metadata:
+        try:
+            _core = (metadata, OidcCore(OidcProviderMetadata(**metadata)))
+        except pydantic.ValidationError as error:
+            raise ProviderError(
+                "The sign-in service sent an incomplete discovery document."
+            ) from error
+    return _core[1]
+
+
+class _Client(LogtoClient):  # type: ignore[misc]
+    """``LogtoClient`` that shares provider metadata and validates ID tokens strictly."""
+
+    def __init__(self, storage: Any, nonce: str | None = None) -> None:
+        super().__init__(_config(), storage)
+        self._oidcCore = _oidc_core()
+        self._nonce = nonce
+
+    @sensitive_variables("tokenResponse", "id_token")
+    async def _handleTokenResponse(self, resource: str, tokenResponse: TokenResponse) -> None:
+        id_token = tokenResponse.id_token
+        if id_token is None and self._nonce is not None:
+            # The SDK would "succeed" without any identity at all.
+            raise ProviderError("The sign-in service returned no ID token.")
+        if id_token is not None:
+            claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
+            previous = self._storage.get("idToken")
+            if previous is not None and self._nonce is None:
+                before = unverified_claims(previous)
+                changed = [
+                    name for name in ("iss", "sub", "aud") if before.get(name) != claims[name]
+                ]
+                if changed:
+                    raise InvalidToken(f"The refreshed ID token has another {', '.join(changed)}.")
+            self._storage.set("idToken", id_token)
+        if tokenResponse.refresh_token is not None:
+            self._storage.set("refreshToken", tokenResponse.refresh_token)
+        self._setAccessToken(resource, tokenResponse.access_token, tokenResponse.expires_in)
+
+
+def _oauth_error(error: LogtoException) -> str | None:
+    """Return the OAuth ``error`` code inside an SDK exception carrying a response body."""
+    try:
+        body = json.loads(str(error))
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(logto_settings.timeout):
+            return await call(*args, **kwargs)
+
+    try:
+        return async_to_sync(bounded)()
+    except LogtoException as error:
+        code = _oauth_error(error)
+        logger.warning("Provider refused the request: %s", error)
+        if code == "invalid_grant":
+            raise InvalidGrant("The sign-in service no longer honours this sign-in.") from error
+        if code == "access_denied":
+            raise AccessDenied(f"The sign-in service refused access ({code}).") from error
+        if code in REQUEST_ERRORS:
+            raise SignInError(f"The sign-in service refused the request ({code}).") from error
+        raise ProviderError("The sign-in service refused the request.") from error
+    except LogtoError:
+        raise
+    except PROVIDER_FAILURES as error:
+        raise map_error(error) from error
+
+
+def authorization_url(storage: DictStorage, redirect_uri: str, interaction_mode: str | None) -> str:
+    """Start a sign-in on ``storage``: return the URL and leave ``signInSession`` there."""
+    url: str = _run(_Client(storage).signIn, redirect_uri, interaction_mode)
+    return url
+
+
+def exchange_code(storage: DictStorage, callback_url: str, nonce: str) -> None:
+    """Exchange the callback's code; the validated tokens land in ``storage``."""
+    _run(_Client(storage, nonce=nonce).handleSignInCallback, callback_url)
+
+
+def refresh(storage: SessionStorage, resource: str) -> str | None:
+    """Get a new access token for ``resource`` with the refresh token, even if one is stored."""
+    tokens = _access_tokens(storage)
+    if tokens.x.pop(resource, None) is not None:
+        storage.set("accessTokenMap", tokens.model_dump_json())
+    token: str | None = _run(_Client(storage).getAccessToken, resource)
+    return token
+
+
+def end_session_url(storage: SessionStorage, post_logout_redirect_uri: str) -> str:
+    """Return the provider's end-session URL (the SDK clears the tokens from ``storage``)."""
+    url: str = _run(_Client(storage).signOut, post_logout_redirect_uri)
+    return url
+
+
+def stored_access_token(storage: Any, resource: str) -> str | None:
+    """Return the unexpired access token for ``resource`` that ``storage`` holds.
+
+    The SDK's own reader needs a whole client (settings, provider metadata): this runs on
+    every ``get_access_token``, so it reads the SDK's storage format directly.
+    """
+    found = _access_tokens(storage).x.get(resource)
+    return found.token if found is not None and found.expiresAt >= time.time() else None
+
+
+def _access_tokens(storage: Any) -> AccessTokenMap:
+    try:
+        return AccessTokenMap.model_validate_json(storage.get("accessTokenMap") or "")
+    except pydantic.ValidationError:
+        return AccessTokenMap(x={})
