@@ -46,8 +46,11 @@ def verify(body: bytes, signature: str | None) -> None:
         raise InvalidSignature("Webhooks are not configured (LOGTO['WEBHOOK_SIGNING_KEY']).")
     if not signature:
         raise InvalidSignature(f"The {SIGNATURE_HEADER} header is missing.")
-    expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Compared as bytes: ``compare_digest`` raises TypeError on a str with non-ASCII
+    # characters, and a header is whatever the sender put there.
+    given = signature.strip().lower().encode(errors="replace")
+    if not hmac.compare_digest(expected, given):
         raise InvalidSignature("The webhook signature does not match.")
 
 
