@@ -16,6 +16,12 @@ class LogtoIdentity(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Logto created the last webhook event applied to this user; "
+        "older events are ignored.",
+    )
 
     class Meta:
         verbose_name = "Logto identity"

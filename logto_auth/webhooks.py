@@ -3,6 +3,9 @@
 Logto signs the raw body with the hook's signing key (header ``logto-signature-sha-256``,
 hex HMAC-SHA256), waits 10 s for an answer and retries up to 3 times: events are
 verified in constant time, acted on at once, and remembered so that a retry is ignored.
+The signature never expires, so the event's ``createdAt`` bounds how long a captured body
+can be replayed (no longer than it is remembered), and the ``createdAt`` of the last event
+applied to a user, kept in the database, stops an older event from undoing a newer one.
 """
 
 from __future__ import annotations
@@ -11,9 +14,15 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
 
 from logto_auth import sessions
 from logto_auth.backends import logto_backend
@@ -27,7 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "logto-signature-sha-256"
-REPLAY_TTL = 24 * 3600  # seconds an event is remembered; Logto retries within a minute
+# Seconds an event is accepted after Logto created it, and remembered (Logto retries
+# within a minute); an older one is refused, as its replay could no longer be recognised.
+REPLAY_TTL = 24 * 3600
 # Logto's user fields, as the claims the backend reads at sign-in.
 CLAIMS_OF_USER = {
     "username": "username",
@@ -46,8 +57,11 @@ def verify(body: bytes, signature: str | None) -> None:
         raise InvalidSignature("Webhooks are not configured (LOGTO['WEBHOOK_SIGNING_KEY']).")
     if not signature:
         raise InvalidSignature(f"The {SIGNATURE_HEADER} header is missing.")
-    expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Compared as bytes: ``compare_digest`` raises TypeError on a str with non-ASCII
+    # characters, and a header is whatever the sender put there.
+    given = signature.strip().lower().encode(errors="replace")
+    if not hmac.compare_digest(expected, given):
         raise InvalidSignature("The webhook signature does not match.")
 
 
@@ -59,16 +73,68 @@ def handle(request: HttpRequest, body: bytes) -> str:
         raise LogtoError("The webhook body is not JSON.") from error
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         raise LogtoError("The webhook body names no event.")
+    created_at = created_at_of(event)
+    # An authentic but stale event is refused (400), not ignored with a 200: no delivery
+    # of Logto's is late by a day (it retries within a minute) nor early beyond LEEWAY, so
+    # this is a captured body replayed or a clock gone wrong, and a 400 shows the latter in
+    # Logto's delivery log as well as ours. Logto's few retries of it do no harm.
+    age = time.time() - created_at.timestamp()
+    if age > REPLAY_TTL:
+        raise LogtoError("The webhook event is too old to be acted on (createdAt).")
+    if age < -logto_settings.leeway:
+        raise LogtoError("The webhook event was created in the future (createdAt).")
     key = sessions.cache_key("webhook", body)
-    if cache.get(key) is not None:
+    # Remembered as long as the event stays acceptable; ``add`` is atomic, so of two
+    # deliveries at once only one acts.
+    if not cache.add(key, 1, math.ceil(REPLAY_TTL - age) + 1):
         logger.info("Ignoring a replayed webhook %s", event["event"])
         return "replay ignored"
+    try:
+        outcome = apply(request, event, created_at)
+    except BaseException:
+        # Not acted on: Logto's retry must not be ignored as a replay.
+        cache.delete(key)
+        raise
+    logger.info("Webhook %s (hook %s): %s", event["event"], event.get("hookId"), outcome)
+    return outcome
+
+
+def created_at_of(event: dict[str, Any]) -> datetime:
+    """Return the event's ``createdAt`` (ISO 8601 with a time zone); raise ``LogtoError``."""
+    value = event.get("createdAt")
+    try:
+        created_at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        created_at = None
+    if created_at is None or created_at.tzinfo is None:
+        raise LogtoError("The webhook event has no valid createdAt.")
+    return created_at
+
+
+def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime) -> str:
+    """Apply a user event unless a newer one was applied to that user already."""
     data = event.get("data")
     user = data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
     handler = HANDLERS.get(event["event"])
-    outcome = handler(request, user) if handler and user else "ignored"
-    cache.set(key, 1, REPLAY_TTL)
-    logger.info("Webhook %s (hook %s): %s", event["event"], event.get("hookId"), outcome)
+    if handler is None or user is None:
+        return "ignored"
+    if not settings.USE_TZ:  # the database then holds naive local times
+        created_at = timezone.make_naive(created_at)
+    with transaction.atomic():
+        # The row lock makes two events of one user apply one after the other; the time
+        # lives in the database, so a cache flush does not let an old event through.
+        last = (
+            LogtoIdentity.objects.select_for_update()
+            .filter(sub=user["id"])
+            .values_list("last_event_at", flat=True)
+            .first()
+        )
+        if last is not None and created_at < last:
+            # 200, so that Logto does not retry what will never apply.
+            logger.info("Ignoring webhook %s created before the last one applied", event["event"])
+            return "out of order: ignored"
+        outcome = handler(request, user)
+        LogtoIdentity.objects.filter(sub=user["id"]).update(last_event_at=created_at)
     return outcome
 
 

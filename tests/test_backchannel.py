@@ -11,7 +11,9 @@ import jwt
 import pytest
 import requests
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import DatabaseError
 
+from logto_auth import sessions
 from logto_auth.models import LogtoSession
 from logto_auth.tokens import BACKCHANNEL_LOGOUT_EVENT
 from tests.conftest import Site
@@ -104,6 +106,31 @@ def test_replayed_logout_token_answers_400(site: Site, dev_provider: DevProvider
     assert response.json()["error"] == "invalid_request"
 
 
+def test_logout_that_failed_to_end_the_sessions_answers_500_and_its_retry_succeeds(
+    site: Site, dev_provider: DevProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = end_at_provider(dev_provider, sign_in_with_provider_session(site, dev_provider))
+    end_sessions = sessions.end_sessions
+    calls: list[str | None] = []
+
+    def fail_once(*, sid: str | None = None, sub: str | None = None) -> int:
+        calls.append(sid)
+        if len(calls) == 1:
+            raise DatabaseError("database is locked")
+        return end_sessions(sid=sid, sub=sub)
+
+    monkeypatch.setattr(sessions, "end_sessions", fail_once)
+    provider = Site(site.kind, raise_request_exception=False)
+
+    assert deliver(provider, token).status_code == 500
+    assert b"Authenticated" in site.get("/").content
+    response = deliver(provider, token)
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "1 session(s) ended"}
+    assert b"Not authenticated" in site.get("/").content
+
+
 def test_cookie_session_is_revoked_by_the_logout(
     dev_provider: DevProvider, db: None, settings: Any
 ) -> None:
@@ -160,6 +187,7 @@ HOSTILE: dict[str, Callable[[], str]] = {
     "no iat": lambda: logout_token(iat=None),
     "no jti": lambda: logout_token(jti=None),
     "an ID token": lambda: logout_token(headers={"typ": "JWT"}),
+    "no typ": lambda: logout_token(headers={"typ": None}),  # PyJWT leaves a None typ out
     "garbage": lambda: "not.a.jwt",
 }
 

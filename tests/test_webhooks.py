@@ -7,14 +7,18 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import DatabaseError
 
+from logto_auth import sessions
 from logto_auth.exceptions import InvalidSignature
 from logto_auth.models import LogtoIdentity
-from logto_auth.webhooks import verify
+from logto_auth.webhooks import REPLAY_TTL, verify
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
@@ -52,9 +56,15 @@ def post(site: Site, body: bytes, signature: str | None = "sign") -> Any:
     return site.post(URL, body, content_type="application/json", headers=headers)
 
 
-def event(kind: str, /, **data: Any) -> bytes:
-    """A webhook body; each call is another event (Logto's ``createdAt`` differs)."""
-    payload = {"event": kind, "createdAt": f"2026-11-28T16:03:59.{time.time_ns()}Z", "hookId": "h1"}
+def iso(at: float) -> str:
+    """The Unix time ``at`` written as Logto writes ``createdAt`` (to the microsecond, so
+    that two calls make two events)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def event(kind: str, /, *, ago: float = 0, **data: Any) -> bytes:
+    """A webhook body of an event created ``ago`` seconds ago (negative: in the future)."""
+    payload = {"event": kind, "createdAt": iso(time.time() - ago), "hookId": "h1"}
     return json.dumps({**payload, "data": {"id": ALICE, **data}}).encode()
 
 
@@ -80,12 +90,33 @@ def test_logto_sample_signature_verifies() -> None:
         verify(SAMPLE_BODY, SAMPLE_SIGNATURE[:-1] + "0")
 
 
-def test_logto_sample_is_accepted_and_its_event_ignored(wsgi_site: Site) -> None:
+def test_logto_sample_is_authentic_but_too_old_to_act_on(wsgi_site: Site) -> None:
+    # Sent on 2026-11-28: older than the replay memory, so a replay of it is refused.
     response = post(wsgi_site, SAMPLE_BODY, SAMPLE_SIGNATURE)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_webhook"
+    assert "too old" in response.json()["error_description"]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_logto_sample_sent_now_is_accepted_and_its_event_ignored(wsgi_site: Site) -> None:
+    body = SAMPLE_BODY.replace(b"2026-11-28T16:03:59.696Z", iso(time.time()).encode())
+
+    response = post(wsgi_site, body)
 
     assert response.status_code == 200
     assert response.json() == {"result": "ignored"}
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+@pytest.mark.parametrize("signature", ["é" * 64, "ü" * 64, "0" * 63 + "é"])
+def test_non_hex_signature_answers_401(db: None, kind: str, signature: str) -> None:
+    response = post(Site(kind), RAW, signature)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_webhook"
 
 
 @pytest.mark.parametrize("signature", [None, "", "0" * 64, "not-hex"])
@@ -163,6 +194,130 @@ def test_replayed_event_is_ignored(alice: Site) -> None:
     assert alice_user().is_active
 
 
+def test_webhook_replayed_after_replay_memory_expired_is_refused(
+    alice: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = event("User.SuspensionStatus.Updated", isSuspended=True)
+    assert post(alice, body).json() == {"result": "user deactivated, 1 session(s) ended"}
+    user = alice_user()
+    user.is_active = True
+    user.save()
+    # A day later the replay memory (Django's cache) has forgotten the event by itself.
+    later = time.time() + REPLAY_TTL + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    response = post(Site("wsgi"), body)
+
+    assert response.status_code == 400
+    assert "too old" in response.json()["error_description"]
+    assert alice_user().is_active
+
+
+def test_webhook_older_than_replay_memory_is_refused(alice: Site) -> None:
+    response = post(alice, event("User.Deleted", ago=REPLAY_TTL + 1))
+
+    assert response.status_code == 400
+    assert alice_user().is_active
+    assert b"Authenticated" in alice.get("/").content
+
+
+def test_webhook_from_the_future_is_refused(alice: Site) -> None:
+    response = post(alice, event("User.Deleted", ago=-120))  # LEEWAY is 60 s
+
+    assert response.status_code == 400
+    assert "future" in response.json()["error_description"]
+    assert alice_user().is_active
+
+
+def test_webhook_within_clock_leeway_is_accepted(alice: Site) -> None:
+    response = post(alice, event("User.Deleted", ago=-30))
+
+    assert response.status_code == 200
+    assert not alice_user().is_active
+
+
+@pytest.mark.parametrize("created_at", [None, "", "yesterday", "2026-11-28", 1795881839660])
+def test_webhook_without_a_parseable_created_at_is_refused(alice: Site, created_at: Any) -> None:
+    payload: dict[str, Any] = {"event": "User.Deleted", "data": {"id": ALICE}}
+    if created_at is not None:
+        payload["createdAt"] = created_at
+
+    response = post(alice, json.dumps(payload).encode())
+
+    assert response.status_code == 400
+    assert "createdAt" in response.json()["error_description"]
+    assert alice_user().is_active
+
+
+def test_older_event_after_a_newer_one_is_ignored_as_out_of_order(alice: Site) -> None:
+    post(alice, event("User.SuspensionStatus.Updated", isSuspended=True))
+
+    response = post(alice, event("User.SuspensionStatus.Updated", ago=60, isSuspended=False))
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "out of order: ignored"}
+    assert not alice_user().is_active
+
+
+def test_old_event_replayed_after_a_cache_flush_is_ignored_as_out_of_order(alice: Site) -> None:
+    suspension = event("User.SuspensionStatus.Updated", ago=60, isSuspended=True)
+    post(alice, suspension)
+    post(alice, event("User.SuspensionStatus.Updated", isSuspended=False))
+    cache.clear()
+
+    response = post(alice, suspension)
+
+    assert response.json() == {"result": "out of order: ignored"}
+    assert alice_user().is_active
+    assert LogtoIdentity.objects.get(sub=ALICE).last_event_at is not None
+
+
+def test_event_delivered_twice_at_once_acts_once(
+    alice: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = event("User.Deleted")
+    end_sessions = sessions.end_sessions
+    ended: list[str | None] = []
+    second: list[Any] = []
+
+    def end_while_delivered_again(*, sid: str | None = None, sub: str | None = None) -> int:
+        ended.append(sub)
+        if len(ended) == 1:  # the second delivery arrives while the first is acting
+            second.append(post(Site("wsgi"), body))
+        return end_sessions(sid=sid, sub=sub)
+
+    monkeypatch.setattr(sessions, "end_sessions", end_while_delivered_again)
+
+    first = post(alice, body)
+
+    assert first.json() == {"result": "user deactivated, 1 session(s) ended"}
+    assert second[0].json() == {"result": "replay ignored"}
+    assert ended == [ALICE]
+
+
+def test_event_that_failed_to_apply_is_applied_when_logto_retries(
+    alice: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = event("User.Deleted")
+    end_sessions = sessions.end_sessions
+    calls: list[str | None] = []
+
+    def fail_once(*, sid: str | None = None, sub: str | None = None) -> int:
+        calls.append(sub)
+        if len(calls) == 1:
+            raise DatabaseError("database is locked")
+        return end_sessions(sid=sid, sub=sub)
+
+    monkeypatch.setattr(sessions, "end_sessions", fail_once)
+    logto = Site("wsgi", raise_request_exception=False)
+
+    assert post(logto, body).status_code == 500
+    response = post(logto, body)
+
+    assert response.json() == {"result": "user deactivated, 1 session(s) ended"}
+    assert not alice_user().is_active
+
+
 def test_unknown_event_is_accepted(wsgi_site: Site, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="logto_auth")
 
@@ -181,3 +336,15 @@ def test_event_for_an_unknown_user_is_accepted(wsgi_site: Site) -> None:
 
 def test_webhooks_accept_only_post(wsgi_site: Site) -> None:
     assert wsgi_site.get(URL).status_code == 405
+
+
+def test_events_apply_in_order_when_the_database_holds_naive_times(
+    alice: Site, settings: Any
+) -> None:
+    settings.USE_TZ = False
+    post(alice, event("User.SuspensionStatus.Updated", isSuspended=True))
+
+    response = post(alice, event("User.SuspensionStatus.Updated", ago=60, isSuspended=False))
+
+    assert response.json() == {"result": "out of order: ignored"}
+    assert not alice_user().is_active
