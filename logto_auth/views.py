@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login
+from django.db import DatabaseError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from logto_auth import backchannel, flow, webhooks
-from logto_auth.exceptions import AccessDenied, LogtoError, SignInError
+from logto_auth.exceptions import AccessDenied, LogtoError, ProviderUnavailable, SignInError
 from logto_auth.responses import error_response, notification_response
 
 if TYPE_CHECKING:
@@ -143,6 +144,11 @@ class ProviderNotificationView(View):
             outcome = self.handle(request)
         except LogtoError as error:
             return notification_response(request, None, error, self.error_code)
+        except DatabaseError:
+            # Nothing was recorded as done: a 5xx makes Logto deliver it again.
+            logger.exception("%s %s failed", request.method, request.path)
+            unavailable = ProviderUnavailable("This site could not act on it now; retry.")
+            return notification_response(request, None, unavailable, self.error_code)
         return notification_response(request, outcome, None, self.error_code)
 
     def handle(self, request: HttpRequest) -> str:

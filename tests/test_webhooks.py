@@ -311,7 +311,7 @@ def test_event_that_failed_to_apply_is_applied_when_logto_retries(
     monkeypatch.setattr(sessions, "end_sessions", fail_once)
     logto = Site("wsgi", raise_request_exception=False)
 
-    assert post(logto, body).status_code == 500
+    assert post(logto, body).status_code == 503
     response = post(logto, body)
 
     assert response.json() == {"result": "user deactivated, 1 session(s) ended"}
