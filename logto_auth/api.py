@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.contrib.auth.models import AnonymousUser
+from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.csrf import csrf_exempt
 
@@ -51,6 +52,7 @@ __all__ = [
     "check_organization",
     "check_scopes",
     "logto_token_required",
+    "refusal",
     "user_for",
     "validate_access_token",
     "verified_tokens",
@@ -75,6 +77,16 @@ def user_for(token: LogtoToken, *, create: bool = False) -> AbstractBaseUser | A
     return identity.user
 
 
+def refusal(error: BearerError) -> JsonResponse:
+    """Return the answer to a refused request: status, challenge and JSON body."""
+    response = JsonResponse(error.as_dict(), status=error.status)
+    challenge = error.www_authenticate()
+    if challenge is not None:
+        response["WWW-Authenticate"] = challenge
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _protected(
     request: HttpRequest, kwargs: dict[str, Any], options: dict[str, Any]
 ) -> HttpResponse | None:
@@ -89,7 +101,7 @@ def _protected(
             url_kwargs=kwargs,
         )
     except BearerError as error:
-        return error.response()
+        return refusal(error)
     request.logto = token  # type: ignore[attr-defined]
     # Looked up only if the view reads it: many API views need the claims alone.
     request.user = SimpleLazyObject(lambda: user_for(token, create=create_user))  # type: ignore[assignment]
@@ -148,8 +160,8 @@ def logto_token_required(
                 request: HttpRequest, *args: Any, **kwargs: Any
             ) -> HttpResponseBase:
                 # Validation may fetch keys (blocking I/O): off the event loop.
-                refusal = await sync_to_async(_protected)(request, kwargs, options)
-                return refusal or await function(request, *args, **kwargs)
+                refused = await sync_to_async(_protected)(request, kwargs, options)
+                return refused or await function(request, *args, **kwargs)
 
             return csrf_exempt(async_wrapper)  # type: ignore[return-value]
 
@@ -186,8 +198,8 @@ class LogtoTokenRequiredMixin:
             # An async view's dispatch returns an awaitable; validation may fetch keys
             # (blocking I/O), so it runs off the event loop, as in the decorator.
             async def guarded() -> HttpResponseBase:
-                refusal = await sync_to_async(_protected)(request, kwargs, options)
-                return refusal or await handle(request, *args, **kwargs)
+                refused = await sync_to_async(_protected)(request, kwargs, options)
+                return refused or await handle(request, *args, **kwargs)
 
             return guarded()  # type: ignore[return-value]
         return _protected(request, kwargs, options) or handle(request, *args, **kwargs)

@@ -1,9 +1,6 @@
-"""The bearer-token policy (RFC 6750, RFC 9068): one function, ``authorize``, judges a
-request for the decorator and the mixin in ``api.py`` and for ``drf.py`` alike.
-
-Tokens are checked locally with the keys ``tokens.py`` caches (no provider call per
-request), and a verified token is remembered until it expires, so a client repeating its
-token pays the signature check once. Refusals say no more than RFC 6750 asks.
+"""The bearer-token policy (RFC 6750, RFC 9068): ``authorize`` judges a request for the
+decorator and mixin in ``api.py`` and for ``drf.py`` alike. Tokens are checked locally, and
+a verified one is remembered until it expires: a repeated token skips the signature check.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.http import JsonResponse
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, LogtoError
@@ -73,14 +69,6 @@ class BearerError(Exception):
         if self.scope:
             body["scope"] = " ".join(self.scope)
         return body
-
-    def response(self) -> JsonResponse:
-        response = JsonResponse(self.as_dict(), status=self.status)
-        challenge = self.www_authenticate()
-        if challenge is not None:
-            response["WWW-Authenticate"] = challenge
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class MissingToken(BearerError):
@@ -192,17 +180,16 @@ class VerifiedTokens:
 verified_tokens = VerifiedTokens()
 
 
+@dataclass(frozen=True)
 class _Audiences(Container[str]):
     """The audiences a view accepts: its API resources, and organizations if it wants them."""
 
-    def __init__(self, resources: tuple[str, ...], organizations: bool) -> None:
-        self.resources = resources
-        self.organizations = organizations
+    resources: tuple[str, ...]
+    organizations: bool
 
     def __contains__(self, value: object) -> bool:
-        if value in self.resources:
-            return True
-        return self.organizations and str(value).startswith(ORGANIZATION_AUDIENCE)
+        organization = self.organizations and str(value).startswith(ORGANIZATION_AUDIENCE)
+        return value in self.resources or organization
 
 
 def _resources(resource: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -218,11 +205,10 @@ def _resources(resource: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def bearer_token(request: HttpRequest) -> str:
-    """Return the request's bearer token, not yet validated.
+    """Return the request's bearer token, not yet validated; raise ``BearerError`` if none.
 
-    Raise ``MissingToken`` without Bearer credentials, ``BearerError`` 400
-    ``invalid_request`` for two credentials or a token in the query string, and 401
-    ``invalid_token`` for a token that cannot be a JWT (empty included).
+    ``MissingToken`` without Bearer credentials; 400 for two credentials or a token in the
+    query string; 401 ``invalid_token`` for one that cannot be a JWT (empty included).
     """
     header: str | None = request.META.get("HTTP_AUTHORIZATION")
     if header is None:
@@ -303,10 +289,9 @@ def authorize(
 ) -> LogtoToken:
     """Return the request's access token if it may call the view; else raise ``BearerError``.
 
-    Parse the header, validate the token for ``resource``, then, with ``organization``,
-    require the organization named by the URL keyword argument ``organization_id`` (when
-    the view has one), then require every scope. Every refusal, down to an unreachable
-    provider, is a ``BearerError`` carrying the answer the client should get.
+    Parse, validate for ``resource``; with ``organization``, require the organization the
+    URL keyword argument ``organization_id`` names (if any); then require every scope. Every
+    refusal, an unreachable provider included, is a ``BearerError`` with the client's answer.
     """
     try:
         token = validate_access_token(
