@@ -1,4 +1,4 @@
-"""Django REST framework classes over ``logto_auth.api`` (DRF is optional: only this
+"""Django REST framework classes over ``logto_auth.bearer`` (DRF is optional: only this
 module imports it).
 
 ::
@@ -10,7 +10,9 @@ module imports it).
 
 View attributes read by these classes: ``required_scopes`` (a list, or a dict by HTTP
 method), ``logto_resource`` (default ``LOGTO['API_RESOURCES']``) and ``logto_organization``
-(accept organization tokens only; see ``HasLogtoOrganization``).
+(accept organization tokens only, for the URL's ``organization_id`` when it has one).
+``LogtoTokenAuthentication`` enforces them all, through the same policy as the view
+decorator, whatever the permission classes.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.functional import SimpleLazyObject
 from rest_framework import authentication, exceptions, permissions
 
-from logto_auth import api
-from logto_auth.exceptions import LogtoError
+from logto_auth import api, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,20 +32,20 @@ if TYPE_CHECKING:
 
 
 class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
-    """An ``api.BearerError`` as DRF answers it: same status, header and body."""
+    """A ``bearer.BearerError`` as DRF answers it: same status, header and body."""
 
-    def __init__(self, error: api.BearerError) -> None:
+    def __init__(self, error: bearer.BearerError) -> None:
         super().__init__(detail=error.as_dict(), code=error.error)
         self.status_code = error.status
         self.auth_header = error.www_authenticate()
 
 
-class ProviderUnavailable(exceptions.APIException):  # type: ignore[misc]
-    """The provider's keys could not be fetched (502 or 503, as ``LogtoError`` says)."""
-
-    def __init__(self, error: LogtoError) -> None:
-        super().__init__(detail={"error": "temporarily_unavailable"})
-        self.status_code = error.status
+def view_scopes(request: Request, view: APIView | None) -> tuple[str, ...]:
+    """Return ``view.required_scopes``, or its entry for the request's method."""
+    scopes = getattr(view, "required_scopes", ())
+    if isinstance(scopes, dict):
+        return tuple(scopes.get(request.method, ()))
+    return tuple(scopes)
 
 
 class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: ignore[misc]
@@ -52,40 +53,46 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
 
     ``request.user`` becomes the Django user linked to the token's ``sub`` (or
     ``AnonymousUser``: machine-to-machine tokens, users who never signed in to the site),
-    ``request.auth`` and ``request.logto`` the validated ``api.LogtoToken``.
+    ``request.auth`` and ``request.logto`` the validated ``bearer.LogtoToken``.
     """
 
     #: Create a Django user for a token whose ``sub`` has none yet.
     create_unknown_user = False
 
-    def authenticate(self, request: Request) -> tuple[Any, api.LogtoToken] | None:
+    def authenticate(self, request: Request) -> tuple[Any, bearer.LogtoToken] | None:
+        context = request.parser_context or {}
+        view = context.get("view")
         try:
-            raw = api.bearer_token(request._request)
-            if raw is None:
-                return None
-            view = request.parser_context.get("view") if request.parser_context else None
-            token = api.validate_access_token(
-                raw,
+            token = bearer.authorize(
+                request._request,
+                scopes=view_scopes(request, view),
                 resource=getattr(view, "logto_resource", None),
                 organization=getattr(view, "logto_organization", False),
+                url_kwargs=context.get("kwargs"),
             )
-        except api.BearerError as error:
+        except bearer.MissingToken:
+            return None  # not for this scheme: other authentication classes may try
+        except bearer.BearerError as error:
             raise BearerChallenge(error) from error
-        except LogtoError as error:
-            raise ProviderUnavailable(error) from error
         request._request.logto = token
         return self.get_user(token), token
 
-    def get_user(self, token: api.LogtoToken) -> Any:
+    def get_user(self, token: bearer.LogtoToken) -> Any:
         """By default, return the linked user, looked up only when the view reads it."""
         return SimpleLazyObject(lambda: api.user_for(token, create=self.create_unknown_user))
 
     def authenticate_header(self, request: Request) -> str:
-        return api.BearerError(401).www_authenticate()
+        return "Bearer"
 
 
-def _token(request: Request) -> api.LogtoToken | None:
-    return request.auth if isinstance(request.auth, api.LogtoToken) else None
+def _token(request: Request) -> bearer.LogtoToken:
+    """Return the request's Logto token; without one, refuse as the view decorator does."""
+    if isinstance(request.auth, bearer.LogtoToken):
+        return request.auth
+    if request.successful_authenticator is None:
+        raise BearerChallenge(bearer.MissingToken())
+    # Authenticated by another scheme (a session): a Logto token was needed.
+    raise exceptions.PermissionDenied()
 
 
 class HasLogtoScopes(permissions.BasePermission):  # type: ignore[misc]
@@ -96,20 +103,17 @@ class HasLogtoScopes(permissions.BasePermission):  # type: ignore[misc]
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         token = _token(request)
-        if token is None:
-            return False
         try:
-            api.check_scopes(token, self.required_scopes(request, view))
-        except api.BearerError as error:
+            # LogtoTokenAuthentication checked view_scopes already; this applies a
+            # subclass's required_scopes with the same rule and the same answer.
+            bearer.check_scopes(token, self.required_scopes(request, view))
+        except bearer.BearerError as error:
             raise BearerChallenge(error) from error
         return True
 
     def required_scopes(self, request: Request, view: APIView) -> Iterable[str]:
         """By default, return ``view.required_scopes`` (or its entry for the method)."""
-        scopes = getattr(view, "required_scopes", ())
-        if isinstance(scopes, dict):
-            return tuple(scopes.get(request.method, ()))
-        return tuple(scopes)
+        return view_scopes(request, view)
 
 
 class HasLogtoOrganization(permissions.BasePermission):  # type: ignore[misc]
@@ -117,15 +121,14 @@ class HasLogtoOrganization(permissions.BasePermission):  # type: ignore[misc]
 
     In Logto, organization roles reach access tokens as the permissions (scopes) they
     grant within that organization: combine with ``HasLogtoScopes`` to require them. Set
-    ``logto_organization = True`` on the view so that organization tokens authenticate.
+    ``logto_organization = True`` on the view so that organization tokens authenticate
+    (``LogtoTokenAuthentication`` then checks the URL's organization itself).
     """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         token = _token(request)
-        if token is None:
-            return False
         try:
-            api.check_organization(token, view.kwargs.get(api.ORGANIZATION_KWARG))
-        except api.BearerError as error:
+            bearer.check_organization(token, view.kwargs.get(bearer.ORGANIZATION_KWARG))
+        except bearer.BearerError as error:
             raise BearerChallenge(error) from error
         return True

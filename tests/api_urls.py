@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import URLPattern, path
 from django.views import View
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -83,8 +83,56 @@ class DrfOrganizationView(APIView):  # type: ignore[misc]
         return Response({"organization_id": request.auth.organization_id})
 
 
+def caller(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+    token = request.logto  # type: ignore[attr-defined]
+    return JsonResponse({"sub": token.sub, "organization_id": token.organization_id})
+
+
+async def async_caller(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+    return caller(request)
+
+
+def one_policy(prefix: str, scopes: list[str], organization: bool) -> list[URLPattern]:
+    """The same protection four ways: decorator, mixin (sync and async view), DRF."""
+
+    class Protected(LogtoTokenRequiredMixin, View):
+        http_method_names = ["get"]
+        required_scopes = scopes
+        logto_organization = organization
+
+    class Mixin(Protected):
+        get = staticmethod(caller)
+
+    class AsyncMixin(Protected):
+        get = staticmethod(async_caller)
+
+    class Drf(APIView):  # type: ignore[misc]
+        # HasLogtoScopes alone, even for organizations: authentication holds the policy.
+        authentication_classes = [LogtoTokenAuthentication]
+        permission_classes = [HasLogtoScopes]
+        renderer_classes = [JSONRenderer]
+        required_scopes = scopes
+        logto_organization = organization
+
+        def get(self, request: Any, **kwargs: Any) -> Response:
+            token = request.auth
+            return Response({"sub": token.sub, "organization_id": token.organization_id})
+
+    decorator = logto_token_required(scopes=scopes, organization=organization)
+    url = "<str:organization_id>/" if organization else ""
+    return [
+        path(f"{prefix}/decorator/{url}", decorator(caller)),
+        path(f"{prefix}/mixin/{url}", Mixin.as_view()),
+        path(f"{prefix}/async-mixin/{url}", AsyncMixin.as_view()),
+        path(f"{prefix}/drf/{url}", Drf.as_view()),
+    ]
+
+
 urlpatterns = [
     *demo,
+    *one_policy("t/one/api", ["read:profile"], organization=False),
+    # Logto's organization tokens carry no scope in the dev provider.
+    *one_policy("t/one/organization", [], organization=True),
     path("t/write/", logto_token_required(scopes=["write:profile"])(whoami)),
     path("t/bare/", logto_token_required(whoami)),
     path("t/create/", logto_token_required(create_user=True)(whoami)),

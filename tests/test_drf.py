@@ -61,6 +61,26 @@ def test_organization_permission(site: Site, dev_provider: DevProvider) -> None:
     assert 'error="invalid_token"' in challenge(api_token)
 
 
+def test_organization_view_checks_the_url_organization_without_has_logto_organization(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    # The view lists HasLogtoScopes only: authentication itself must hold the policy.
+    site.sign_in(dev_provider, "alice")
+    token = bearer(site.access_token(organization_id=ACME))
+    client = Site(site.kind)
+
+    own = client.get(f"/t/one/organization/drf/{ACME}/", **token)
+    other = client.get(f"/t/one/organization/drf/{GLOBEX}/", **token)
+
+    assert own.status_code == 200
+    assert own.json() == {"sub": "alice0k7x2qm", "organization_id": ACME}
+    assert other.status_code == 403
+    assert challenge(other) == (
+        'Bearer error="insufficient_scope", '
+        'error_description="The token is for another organization."'
+    )
+
+
 @pytest.mark.usefixtures("hostile_provider")
 def test_two_authorization_headers_are_400(wsgi_site: Site) -> None:
     token = access_token()
