@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_backends, get_user_model
@@ -12,11 +13,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from logto_auth.conf import logto_settings
+from logto_auth.exceptions import AccessDenied
 from logto_auth.models import LogtoIdentity, LogtoMembership
 from logto_auth.roles import Rights, organization_roles_of, rights_for, roles_of
 from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from django.contrib.auth.models import User
     from django.http import HttpRequest
 
@@ -80,37 +84,48 @@ class LogtoBackend(ModelBackend):
             return identity, False
         if not self.create_unknown_user:
             return None
-        try:
-            with transaction.atomic():
-                user = self.create_user(claims)
-                return LogtoIdentity.objects.create(user=user, sub=sub), True
-        except IntegrityError:
-            # Two first sign-ins of one Logto user raced; the other one created it.
-            return LogtoIdentity.objects.select_related("user").get(sub=sub), False
+        for username in self.username_candidates(claims):
+            try:
+                with transaction.atomic():
+                    user = self.create_user(claims, username)
+                    return LogtoIdentity.objects.create(user=user, sub=sub), True
+            except IntegrityError:
+                # Either the first sign-ins of one Logto user raced and the other one
+                # created it, or the username was taken since we looked: try the next.
+                identity = LogtoIdentity.for_sub(sub)
+                if identity is not None:
+                    return identity, False
+        raise AccessDenied("No username is free for this account; please contact the site.")
 
-    def create_user(self, claims: dict[str, Any]) -> User:
+    def create_user(self, claims: dict[str, Any], username: str) -> User:
         """Create the Django user for a new Logto user, with an unusable password."""
         user_model = get_user_model()
-        username = self.make_username(claims)
         user: User = user_model._default_manager.create_user(
             **{user_model.USERNAME_FIELD: username}
         )
         return user
 
     def make_username(self, claims: dict[str, Any]) -> str:
-        """By default, return the Logto username (or the email's local part), made unique."""
+        """By default, return the Logto username, or the email's local part, or ``logto``."""
+        base = claims.get("username") or (claims.get("email") or "").partition("@")[0]
+        return str(base or "logto")
+
+    def username_candidates(self, claims: dict[str, Any]) -> Iterator[str]:
+        """Yield usernames to try for a new user, each fitting the username field.
+
+        ``make_username``, then it with the ``sub``, then random suffixes: names someone
+        registered ahead (on a site with its own sign-up) can never block a sign-in.
+        """
         user_model = get_user_model()
         field = user_model._meta.get_field(user_model.USERNAME_FIELD)
         limit = getattr(field, "max_length", None) or 150
-        base = claims.get("username") or (claims.get("email") or "").partition("@")[0]
-        base = str(base or "logto")[:limit]
-        sub = str(claims["sub"])
-        for candidate in (base, f"{base[: limit - len(sub) - 1]}-{sub}", sub[:limit]):
-            if not user_model._default_manager.filter(
-                **{user_model.USERNAME_FIELD: candidate}
-            ).exists():
-                return candidate
-        return sub[:limit]
+        base, sub = self.make_username(claims)[:limit], str(claims["sub"])
+        taken = user_model._default_manager.filter
+        tried = [base, f"{base[: limit - len(sub) - 1]}-{sub}"[:limit]]
+        tried += [f"{base[: limit - 9]}-{secrets.token_hex(4)}" for _ in range(5)]
+        for candidate in dict.fromkeys(tried):
+            if not taken(**{user_model.USERNAME_FIELD: candidate}).exists():
+                yield candidate
 
     def configure_user(
         self,
@@ -129,12 +144,16 @@ class LogtoBackend(ModelBackend):
         return user
 
     def update_profile(self, user: User, claims: dict[str, Any]) -> None:
-        """Copy the name and email of ``claims`` onto ``user``."""
+        """Copy the name and, when the provider verified it, the email onto ``user``."""
         values = {
             "first_name": claims.get("given_name") or claims.get("name") or "",
             "last_name": claims.get("family_name") or "",
-            user.get_email_field_name(): claims.get("email") or "",
         }
+        if "email" in claims and (claims.get("email_verified") is True or not claims["email"]):
+            # An address the provider has not verified could be anyone's.
+            values[user.get_email_field_name()] = claims["email"] or ""
+        elif "email" in claims:
+            logger.info("Not copying the unverified email of Logto sub %s", claims.get("sub"))
         changed = []
         for name, value in values.items():
             if not hasattr(user, name):
