@@ -8,7 +8,7 @@
 
 import { createHash, generateKeyPairSync } from 'node:crypto';
 
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
 import { logtoErrorShape, renderJsonError } from './errors.js';
 import { logoutPage, signedOutPage } from './pages.js';
@@ -329,6 +329,18 @@ function logtoRotation(ctx) {
   return refreshToken.ttlPercentagePassed() >= 70;
 }
 
+// oidc-provider's prompts, plus: a provider session whose user has since been suspended or
+// deleted (findAccount finds nobody) asks for a new login, which is then refused.
+function interactionPolicyWithInactiveAccounts() {
+  const policy = interactionPolicy.base();
+  policy.get('login').checks.add(new interactionPolicy.Check(
+    'account_inactive',
+    'the signed-in user is suspended or deleted',
+    (ctx) => Boolean(ctx.oidc.session.accountId && !ctx.oidc.account),
+  ));
+  return policy;
+}
+
 // Advertised by Logto; the dev provider does not simulate it (its application may not use it).
 async function tokenExchangeNotSimulated() {
   throw new errors.UnsupportedGrantType('token exchange is not simulated by the dev provider');
@@ -378,7 +390,10 @@ export function createProvider({
       };
     },
 
-    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithInactiveAccounts(),
+    },
 
     features: {
       devInteractions: { enabled: false },
