@@ -41,7 +41,7 @@ from bench.common import mozilla_settings  # noqa: E402
 from logto_auth.api import validate_access_token, verified_tokens  # noqa: E402
 from logto_auth.provider import provider  # noqa: E402
 from tests.conftest import Site  # noqa: E402
-from tests.devprovider import DevProvider  # noqa: E402
+from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
 
 API = settings.LOGTO_API_RESOURCE
 
@@ -96,7 +96,7 @@ def main() -> None:
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     setup_test_environment()
     call_command("migrate", verbosity=0)
-    dev = DevProvider().start()
+    dev = DevProvider().start().register_site(TEST_CLIENT_ORIGIN)
     try:
         with override_settings(LOGTO={**settings.LOGTO, "ENDPOINT": dev.url}):
             site = Site("wsgi")

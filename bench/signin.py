@@ -38,7 +38,7 @@ from logto import LogtoClient, LogtoConfig  # noqa: E402
 from bench.common import mozilla_settings  # noqa: E402
 from logto_auth.storage import DictStorage  # noqa: E402
 from tests.conftest import Site  # noqa: E402
-from tests.devprovider import DevProvider  # noqa: E402
+from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
 
 SITE_CALLS = ("/oidc/.well-known/openid-configuration", "/oidc/jwks", "/oidc/token", "/oidc/me")
 
@@ -105,6 +105,9 @@ def main() -> None:
     setup_test_environment()
     call_command("migrate", verbosity=0)
     dev = DevProvider().start()
+    # The test client's site, and mozilla-django-oidc's callback on it.
+    dev.register_site(TEST_CLIENT_ORIGIN)
+    dev.register([f"{TEST_CLIENT_ORIGIN}/oidc/callback/"])
     try:
         with override_settings(LOGTO={**settings.LOGTO, "ENDPOINT": dev.url}):
             results = {

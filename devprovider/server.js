@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Logto dev provider: a Logto-compatible OpenID provider for local development and tests of
-// django-logto, built on oidc-provider. NOT FOR PRODUCTION: it keeps everything in memory,
-// accepts any loopback redirect URI, and exposes unauthenticated debug endpoints.
+// django-logto, built on oidc-provider. NOT FOR PRODUCTION: it keeps everything in memory
+// and exposes unauthenticated debug endpoints (which can register redirect URIs).
 //
 //   node devprovider/server.js        (settings: DEV_PROVIDER_* environment variables)
 //
@@ -15,15 +15,25 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { createMemoryAdapter } from './lib/adapter.js';
+import { RedirectRegistry } from './lib/clients.js';
 import { interactionHandlers } from './lib/interactions.js';
 import { landingPage, errorPage } from './lib/pages.js';
 import { createProvider, generateSigningKey, resourceScopes } from './lib/provider.js';
 import { counterKeyFor, Recorder } from './lib/recorder.js';
+import { Tenant } from './lib/tenant.js';
 import { UserDirectory } from './lib/users.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OIDC_PREFIX = '/oidc';
 const MAX_FORM_BYTES = 64 * 1024;
+// The demo application's registered URIs (Django on port 8000, both loopback spellings).
+const DEFAULT_REDIRECT_URIS = [
+  'http://127.0.0.1:8000/logto/callback/',
+  'http://localhost:8000/logto/callback/',
+];
+const DEFAULT_POST_LOGOUT_REDIRECT_URIS = ['http://127.0.0.1:8000/', 'http://localhost:8000/'];
+
+const words = (value) => (value ?? '').split(/\s+/).filter(Boolean);
 
 function positiveInteger(name, value, fallback) {
   if (value === undefined || value === '') return fallback;
@@ -43,11 +53,19 @@ function readSettings(env) {
     host: env.DEV_PROVIDER_HOST || '127.0.0.1',
     port,
     usersPath: path.resolve(env.DEV_PROVIDER_USERS || path.join(HERE, 'users.json')),
+    tenantPath: path.resolve(env.DEV_PROVIDER_TENANT || path.join(HERE, 'tenant.json')),
     appId: env.DEV_PROVIDER_APP_ID || 'django-demo',
     appSecret: env.DEV_PROVIDER_APP_SECRET || 'django-demo-secret',
     m2mAppId: env.DEV_PROVIDER_M2M_APP_ID || 'django-m2m',
     m2mAppSecret: env.DEV_PROVIDER_M2M_APP_SECRET || 'django-m2m-secret',
     apiResource: env.DEV_PROVIDER_API_RESOURCE || 'http://127.0.0.1:8000/api',
+    // Added to the defaults (space-separated); more at run time through the debug endpoint.
+    redirectUris: [...DEFAULT_REDIRECT_URIS, ...words(env.DEV_PROVIDER_REDIRECT_URIS)],
+    postLogoutRedirectUris: [
+      ...DEFAULT_POST_LOGOUT_REDIRECT_URIS, ...words(env.DEV_PROVIDER_POST_LOGOUT_REDIRECT_URIS),
+    ],
+    // "1": rotate refresh tokens on every use (reuse revokes the grant) instead of Logto's rule.
+    rotateRefreshTokens: ['1', 'true', 'yes'].includes((env.DEV_PROVIDER_ROTATE_REFRESH_TOKENS ?? '').toLowerCase()),
     // Set to an empty string to register the application without back-channel logout.
     backchannelLogoutUri: env.DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI
       ?? 'http://127.0.0.1:8000/logto/back-channel-logout/',
@@ -55,8 +73,8 @@ function readSettings(env) {
     idTokenTtl: positiveInteger('DEV_PROVIDER_ID_TOKEN_TTL', env.DEV_PROVIDER_ID_TOKEN_TTL, 3600),
     // The extended claims a Logto tenant puts in ID tokens (Console: "custom JWT" settings);
     // its default is these three. Set to "" to mimic a tenant that leaves them to userinfo.
-    idTokenExtendedClaims: (env.DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS
-      ?? 'roles organizations organization_roles').split(/\s+/).filter(Boolean),
+    idTokenExtendedClaims: words(env.DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS
+      ?? 'roles organizations organization_roles'),
   };
 }
 
@@ -77,7 +95,7 @@ function sendHtml(res, status, html) {
   res.end(html);
 }
 
-async function readForm(req) {
+async function readBody(req) {
   const chunks = [];
   let size = 0;
   for await (const chunk of req) {
@@ -85,12 +103,32 @@ async function readForm(req) {
     if (size > MAX_FORM_BYTES) throw new Error('request body too large');
     chunks.push(chunk);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readForm(req) {
+  return new URLSearchParams(await readBody(req));
+}
+
+// A JSON object body, or undefined when the body is not one.
+async function readJsonObject(req) {
+  try {
+    const body = JSON.parse((await readBody(req)) || '{}');
+    return body && typeof body === 'object' && !Array.isArray(body) ? body : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const settings = readSettings(process.env);
 const recorder = new Recorder();
 const users = new UserDirectory(settings.usersPath);
+const tenant = new Tenant(settings.tenantPath, { apiResource: settings.apiResource });
+const registry = new RedirectRegistry();
+registry.register(settings.appId, {
+  redirect_uris: settings.redirectUris,
+  post_logout_redirect_uris: settings.postLogoutRedirectUris,
+});
 // Shared by every Provider instance this process builds, so that rotating the signing key
 // (which rebuilds the provider) keeps sessions, grants and tokens, and cookies stay valid.
 const adapter = createMemoryAdapter();
@@ -106,7 +144,7 @@ let currentKid;
 // then gone from the JWKS and tokens it signed no longer verify, which is the point.
 function installProvider(signingKey) {
   provider = createProvider({
-    issuer, settings, users, signingKey, cookieKeys, adapter, recorder, log,
+    issuer, settings, users, tenant, registry, signingKey, cookieKeys, adapter, recorder, log,
   });
   providerCallback = provider.callback();
   return signingKey.kid;
@@ -115,7 +153,7 @@ function installProvider(signingKey) {
 const interactions = interactionHandlers({
   getProvider: () => provider,
   users,
-  knownResources: resourceScopes(settings),
+  knownResources: () => resourceScopes(tenant),
   readForm,
   log,
 });
@@ -137,6 +175,57 @@ const debugRoutes = {
   },
 };
 
+// Debug routes with an id in the path: [method, pattern, handler(req, res, ...groups)].
+const debugPatternRoutes = [
+  // Register more redirect URIs: {"redirect_uris": [...], "post_logout_redirect_uris": [...]}.
+  ['POST', /^\/__dev__\/clients\/([^/]+)\/redirect-uris$/, async (req, res, clientId) => {
+    if (!registry.has(clientId)) {
+      sendJson(res, 404, { error: 'unknown client', client_id: clientId });
+      return;
+    }
+    const body = await readJsonObject(req);
+    const lists = ['redirect_uris', 'post_logout_redirect_uris'];
+    if (!body || lists.some((name) => body[name] !== undefined && !Array.isArray(body[name]))) {
+      sendJson(res, 400, { error: 'expected a JSON object with lists redirect_uris, post_logout_redirect_uris' });
+      return;
+    }
+    try {
+      const registered = registry.register(clientId, body);
+      log(`client ${clientId}: registered ${JSON.stringify(body)}`);
+      sendJson(res, 200, registered);
+    } catch (error) {
+      sendJson(res, 400, { error: error.message });
+    }
+  }],
+  ['GET', /^\/__dev__\/clients\/([^/]+)\/redirect-uris$/, (req, res, clientId) => {
+    if (!registry.has(clientId)) sendJson(res, 404, { error: 'unknown client', client_id: clientId });
+    else sendJson(res, 200, registry.describe(clientId));
+  }],
+  // Like Logto's Management API: no back-channel logout is sent; the user's refresh tokens
+  // answer invalid_grant from now on and sign-in is refused.
+  ['POST', /^\/__dev__\/users\/([^/]+)\/(suspend|unsuspend|delete)$/, async (req, res, userId, action) => {
+    const done = action === 'delete'
+      ? await users.delete(userId)
+      : await users.setSuspended(userId, action === 'suspend');
+    if (!done) {
+      sendJson(res, 404, { error: 'unknown user', id: userId });
+      return;
+    }
+    log(`user ${userId}: ${action}`);
+    sendJson(res, 200, { ok: true, id: userId, action });
+  }],
+];
+
+function findDebugRoute(method, pathname) {
+  const exact = debugRoutes[`${method} ${pathname}`];
+  if (exact) return exact;
+  for (const [routeMethod, pattern, handler] of debugPatternRoutes) {
+    const match = routeMethod === method && pattern.exec(pathname);
+    if (match) return (req, res) => handler(req, res, ...match.slice(1).map(decodeURIComponent));
+  }
+  return undefined;
+}
+
 async function route(req, res, url) {
   const { pathname } = url;
 
@@ -155,9 +244,9 @@ async function route(req, res, url) {
     return;
   }
 
-  const debugRoute = debugRoutes[`${req.method} ${pathname}`];
+  const debugRoute = findDebugRoute(req.method, pathname);
   if (debugRoute) {
-    debugRoute(req, res);
+    await debugRoute(req, res);
     return;
   }
 

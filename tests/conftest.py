@@ -18,7 +18,7 @@ from logto_auth.api import verified_tokens
 from logto_auth.context import LogtoContext
 from logto_auth.provider import provider
 from tests import forged
-from tests.devprovider import ROOT, DevProvider
+from tests.devprovider import ROOT, TEST_CLIENT_ORIGIN, DevProvider
 
 DEAD_BACKCHANNEL_URI = "http://127.0.0.1:9/logto/back-channel-logout/"
 
@@ -29,8 +29,29 @@ def dev_provider() -> Iterator[DevProvider]:
     # Back-channel logout tokens are recorded (GET /__dev__/backchannel) but delivered
     # nowhere: tests post them to the site themselves.
     started = DevProvider(DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=DEAD_BACKCHANNEL_URI).start()
+    started.register_site(TEST_CLIENT_ORIGIN)
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def rotating_dev_provider() -> Iterator[DevProvider]:
+    """A dev provider that rotates refresh tokens on every use and revokes the grant when a
+    used one comes back (DEV_PROVIDER_ROTATE_REFRESH_TOKENS=1), for the tests of rotation."""
+    started = DevProvider(
+        DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=DEAD_BACKCHANNEL_URI,
+        DEV_PROVIDER_ROTATE_REFRESH_TOKENS="1",
+    ).start()
+    started.register_site(TEST_CLIENT_ORIGIN)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def rotating_provider(rotating_dev_provider: DevProvider, settings: Any) -> DevProvider:
+    """Point LOGTO at the rotating dev provider for this test."""
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": rotating_dev_provider.url}
+    return rotating_dev_provider
 
 
 @pytest.fixture(autouse=True)
@@ -148,6 +169,11 @@ class PrivateProvider(DevProvider):
         shutil.copy(ROOT / "devprovider" / "users.json", users)
         super().__init__(0, DEV_PROVIDER_USERS=str(users), **env)
         self.users = users
+
+    def start(self) -> PrivateProvider:
+        super().start()
+        self.register_site(TEST_CLIENT_ORIGIN)
+        return self
 
     def edit_user(self, username: str, **changes: Any) -> None:
         users = json.loads(self.users.read_text())

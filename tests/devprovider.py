@@ -15,6 +15,9 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+APP_ID = "django-demo"
+# Django's test client (and pytest-django's) serves the site as http://testserver.
+TEST_CLIENT_ORIGIN = "http://testserver"
 M2M_APP_ID = "django-m2m"
 M2M_APP_SECRET = "django-m2m-secret"
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
@@ -95,6 +98,35 @@ class DevProvider:
 
     def rotate_keys(self) -> None:
         self._debug("rotate-keys", "POST")
+
+    def register(
+        self,
+        redirect_uris: list[str] | tuple[str, ...] = (),
+        post_logout_redirect_uris: list[str] | tuple[str, ...] = (),
+        client_id: str = APP_ID,
+    ) -> None:
+        """Add redirect and post-logout redirect URIs to an application's registered lists
+        (the provider refuses any other, as Logto does)."""
+        response = requests.post(
+            f"{self.url}/__dev__/clients/{client_id}/redirect-uris",
+            json={
+                "redirect_uris": list(redirect_uris),
+                "post_logout_redirect_uris": list(post_logout_redirect_uris),
+            },
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def register_site(self, origin: str) -> DevProvider:
+        """Register the demo site at ``origin``: its callback and its home page (where
+        sign-out returns)."""
+        self.register([f"{origin}/logto/callback/"], [f"{origin}/"])
+        return self
+
+    def set_user_state(self, user_id: str, action: str) -> None:
+        """``suspend``, ``unsuspend`` or ``delete`` a user, as Logto's Management API would
+        (no back-channel logout is sent)."""
+        self._debug(f"users/{user_id}/{action}", "POST")
 
     def machine_token(self, resource: str, scope: str = "read:profile") -> str:
         """An access token for the machine-to-machine application (client credentials)."""

@@ -47,6 +47,14 @@ def alice(site: Site, dev_provider: DevProvider) -> Site:
     return site
 
 
+@pytest.fixture
+def rotating_alice(site: Site, rotating_provider: DevProvider) -> Site:
+    """Alice signed in at a provider that rotates refresh tokens on every use and revokes
+    the grant when a used one comes back."""
+    site.sign_in(rotating_provider, "alice")
+    return site
+
+
 def test_claims_come_from_the_id_token(alice: Site) -> None:
     logto = context_of(alice)
 
@@ -85,10 +93,13 @@ def test_access_token_from_sign_in_needs_no_network(alice: Site, no_network: lis
     assert no_network == []
 
 
-def test_resource_token_is_a_jwt_for_the_resource(alice: Site, dev_provider: DevProvider) -> None:
+def test_resource_token_is_a_jwt_for_the_resource(
+    rotating_alice: Site, rotating_provider: DevProvider
+) -> None:
+    alice = rotating_alice
     logto = context_of(alice)
     refresh_before = alice.session["_logto_refreshToken"]
-    before = dev_provider.counters().get("token:refresh_token", 0)
+    before = rotating_provider.counters().get("token:refresh_token", 0)
 
     token = logto.get_access_token(API)
     save(logto)
@@ -97,7 +108,7 @@ def test_resource_token_is_a_jwt_for_the_resource(alice: Site, dev_provider: Dev
     claims = validate_jwt(token, audience=API)
     assert claims["sub"] == logto.sub
     assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
-    assert dev_provider.counters()["token:refresh_token"] == before + 1
+    assert rotating_provider.counters()["token:refresh_token"] == before + 1
     # Refresh tokens rotate: the new one is stored before it is needed again.
     assert alice.session["_logto_refreshToken"] != refresh_before
     assert context_of(alice).get_access_token(API) == token
@@ -186,32 +197,34 @@ def test_rejected_refresh_keeps_the_django_user_when_configured(alice: Site, set
     assert b"not signed in with Logto" in home
 
 
-def test_refresh_stores_the_rotated_refresh_token(alice: Site, dev_provider: DevProvider) -> None:
-    logto = context_of(alice)
+def test_refresh_stores_the_rotated_refresh_token(rotating_alice: Site) -> None:
+    logto = context_of(rotating_alice)
     expire_access_tokens(logto)
     old = logto._storage.get("refreshToken")
 
     logto.get_access_token()
 
     new = logto._storage.get("refreshToken")
-    assert new != old  # the dev provider rotates on every use
-    stored = type(logto._request.session)(alice.session.session_key)
+    assert new != old  # this provider rotates on every use
+    stored = type(logto._request.session)(rotating_alice.session.session_key)
     assert stored[f"{PREFIX}refreshToken"] == new
 
 
 def test_stale_request_uses_the_token_another_request_refreshed(
-    alice: Site, dev_provider: DevProvider
+    rotating_alice: Site, rotating_provider: DevProvider
 ) -> None:
+    alice = rotating_alice
     expire_access_tokens(context_of(alice))
-    # Both requests loaded the session while its access token was expired.
+    # Both requests loaded the session while its access token was expired; the second's
+    # refresh token is the used one, which would revoke the grant if sent again.
     first, second = context_of(alice), context_of(alice)
-    before = dev_provider.counters().get("token:refresh_token", 0)
+    before = rotating_provider.counters().get("token:refresh_token", 0)
 
     token = first.get_access_token()
 
     assert second.get_access_token() == token
     assert second.fetch_user_info()["sub"] == second.sub
-    assert dev_provider.counters()["token:refresh_token"] == before + 1
+    assert rotating_provider.counters()["token:refresh_token"] == before + 1
 
 
 def test_refresh_of_a_session_ended_elsewhere_is_a_401(alice: Site) -> None:
@@ -226,22 +239,22 @@ def test_refresh_of_a_session_ended_elsewhere_is_a_401(alice: Site) -> None:
 
 
 def test_concurrent_refreshes_in_threads_reach_the_provider_once(
-    dev_provider: DevProvider, settings: Any, db: None
+    rotating_provider: DevProvider, settings: Any, db: None
 ) -> None:
     # Cache sessions: threads do not share the in-memory test database (the two-instance
     # tests cover database sessions across processes).
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     alice = Site("wsgi")
-    alice.sign_in(dev_provider, "alice")
+    alice.sign_in(rotating_provider, "alice")
     expire_access_tokens(context_of(alice))
     contexts = [context_of(alice) for _ in range(8)]
-    before = dev_provider.counters().get("token:refresh_token", 0)
+    before = rotating_provider.counters().get("token:refresh_token", 0)
 
     with ThreadPoolExecutor(8) as pool:
         tokens = list(pool.map(lambda context: context.get_access_token(), contexts))
 
     assert len(set(tokens)) == 1
-    assert dev_provider.counters()["token:refresh_token"] == before + 1
+    assert rotating_provider.counters()["token:refresh_token"] == before + 1
 
 
 def test_signed_in_page_makes_no_network_call_and_only_django_queries(

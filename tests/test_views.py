@@ -16,7 +16,7 @@ from logto_auth.provider import provider, refresh_token_is_active
 from logto_auth.sessions import PENDING_KEY
 from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from tests.conftest import Site
-from tests.devprovider import DevProvider
+from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider
 
 
 def logto_keys(site: Site) -> set[str]:
@@ -321,7 +321,7 @@ def test_provider_stopped_at_sign_in_answers_503(site: Site, settings: Any) -> N
 
 
 def test_provider_stopped_before_callback_answers_503(site: Site, settings: Any) -> None:
-    own = DevProvider().start()
+    own = DevProvider().start().register_site(TEST_CLIENT_ORIGIN)
     try:
         settings.LOGTO = {**settings.LOGTO, "ENDPOINT": own.url}
         redirect = own.authorize(site.sign_in_url(), "alice")

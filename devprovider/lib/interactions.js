@@ -9,6 +9,7 @@ import { errorPage, loginPage } from './pages.js';
 import { OIDC_SCOPES } from './provider.js';
 
 const INVALID_CREDENTIALS = 'Invalid username or password';
+const SUSPENDED = 'This account is suspended.';
 const OIDC_SCOPE_SET = new Set(OIDC_SCOPES);
 
 function sendHtml(res, status, html) {
@@ -30,13 +31,14 @@ async function grantEverythingRequested(provider, interaction, accountId, knownR
   const requested = String(params.scope ?? '').split(' ').filter(Boolean);
   grant.addOIDCScope(requested.filter((scope) => OIDC_SCOPE_SET.has(scope)).join(' '));
   for (const resource of [].concat(params.resource ?? [])) {
-    const defined = knownResources.get(resource) ?? [];
+    const defined = knownResources().get(resource) ?? [];
     const scopes = requested.filter((scope) => defined.includes(scope));
     if (scopes.length) grant.addResourceScope(resource, scopes.join(' '));
   }
   return grant.save();
 }
 
+// `knownResources()` answers the scopes each resource defines (read at every consent).
 export function interactionHandlers({ getProvider, users, knownResources, readForm, log }) {
   // The interaction is found through its cookie; the uid in the URL must be the same one
   // (otherwise another sign-in started in this browser since this page was shown).
@@ -89,6 +91,11 @@ export function interactionHandlers({ getProvider, users, knownResources, readFo
       if (!user) {
         log(`sign-in refused for username ${JSON.stringify(username)}`);
         await renderLogin(res, 401, interaction, { error: INVALID_CREDENTIALS, username });
+        return;
+      }
+      if (users.isSuspended(user)) {
+        log(`sign-in refused for suspended user ${JSON.stringify(username)}`);
+        await renderLogin(res, 401, interaction, { error: SUSPENDED, username });
         return;
       }
 

@@ -1,22 +1,24 @@
 // The oidc-provider instance, configured to look like a Logto 1.x tenant to its client:
-// Logto's routes, scopes, claims, ES384 keys, PKCE, resource indicators, organization tokens
-// and back-channel logout, with one "Traditional web" application.
+// Logto's routes, scopes, claims, ES384 keys, PKCE, resource indicators with role-based
+// scopes, organization tokens, refresh-token rotation, error shapes and back-channel logout,
+// with one "Traditional web" application.
 //
-// DEVELOPMENT ONLY: redirect URIs are matched by host (any loopback host), outgoing requests
-// may target loopback addresses, and everything lives in memory.
+// DEVELOPMENT ONLY: outgoing requests may target loopback addresses, redirect URIs can be
+// registered through an unauthenticated debug endpoint, and everything lives in memory.
 
 import { createHash, generateKeyPairSync } from 'node:crypto';
 
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
-import { errorPage, logoutPage, signedOutPage } from './pages.js';
+import { logtoErrorShape, renderJsonError } from './errors.js';
+import { logoutPage, signedOutPage } from './pages.js';
 import { claimsFor, organizationsOf } from './users.js';
 
 export const ORGANIZATIONS_SCOPE = 'urn:logto:scope:organizations';
 export const ORGANIZATION_ROLES_SCOPE = 'urn:logto:scope:organization_roles';
 // The SDK asks for this resource whenever the organizations scope is requested.
 export const ORGANIZATIONS_RESOURCE = 'urn:logto:resource:organizations';
-export const API_SCOPES = ['read:profile', 'write:profile'];
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 export const organizationUrn = (organizationId) => `urn:logto:organization:${organizationId}`;
 
@@ -77,51 +79,30 @@ export function generateSigningKey() {
   return { ...jwk, kid, alg: 'ES384', use: 'sig' };
 }
 
-// --- Redirect URIs --------------------------------------------------------------------------
-
-// Hosts a developer's app or the Django test client runs on.
-const DEV_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', 'testserver']);
-
-// Any port and path on a development host is accepted as redirect_uri and
-// post_logout_redirect_uri, so tests and `runserver` on any port work without registering
-// each URI. A real Logto tenant compares against the registered list: never do this there.
-export function isDevRedirectUri(value) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  return (url.protocol === 'http:' || url.protocol === 'https:')
-    && DEV_HOSTS.has(url.hostname)
-    && !url.username && !url.password && !url.hash;
-}
-
-function isDevOrigin(origin) {
-  return isDevRedirectUri(`${origin}/`);
-}
-
-// oidc-provider matches redirect URIs in these two Client methods; overriding them on this
-// provider's Client class is the extension point it leaves for custom matching.
-function allowDevRedirectUris(provider) {
-  const { prototype } = provider.Client;
-  const { redirectUriAllowed, postLogoutRedirectUriAllowed } = prototype;
-  prototype.redirectUriAllowed = function devRedirectUriAllowed(value) {
-    return isDevRedirectUri(value) || redirectUriAllowed.call(this, value);
-  };
-  prototype.postLogoutRedirectUriAllowed = function devPostLogoutRedirectUriAllowed(value) {
-    return isDevRedirectUri(value) || postLogoutRedirectUriAllowed.call(this, value);
-  };
-}
-
 // --- Resources -------------------------------------------------------------------------------
 
 // The scopes each known API resource defines, by resource indicator.
-export function resourceScopes(settings) {
-  return new Map([
-    [settings.apiResource, API_SCOPES],
-    [ORGANIZATIONS_RESOURCE, []],
-  ]);
+export function resourceScopes(tenant) {
+  return new Map([...tenant.resourceScopes(), [ORGANIZATIONS_RESOURCE, []]]);
+}
+
+// What an access token for `indicator` may carry, as Logto decides it: a machine-to-machine
+// application gets what it asks for among the resource's scopes (its role grants them all);
+// a user gets what their global roles grant, and with `organization_id` (an
+// organization-level API token) also what their roles in that organization grant.
+// Without a user yet (the authorization request only checks the resource), everything.
+async function grantableScopes(ctx, indicator, client, { tenant, users, settings }) {
+  const defined = resourceScopes(tenant).get(indicator);
+  const accountId = ctx.oidc.entities.Account?.accountId;
+  if (client?.clientId === settings.m2mAppId || !accountId) return defined;
+  const user = await users.findById(accountId);
+  if (!user) return [];
+  const scopes = new Set(tenant.userScopes(user, indicator));
+  const organizationId = ctx.oidc.route === 'token' ? ctx.oidc.params?.organization_id : undefined;
+  if (organizationId) {
+    for (const scope of tenant.organizationScopes(user, organizationId, indicator)) scopes.add(scope);
+  }
+  return defined.filter((scope) => scopes.has(scope));
 }
 
 function jwtAccessTokenFormat(settings) {
@@ -134,28 +115,38 @@ function jwtAccessTokenFormat(settings) {
 
 // --- Organization tokens -----------------------------------------------------------------------
 
-// Logto's organization tokens: a refresh_token grant carrying `organization_id` (and no
-// `resource`) answers with a JWT access token whose audience is urn:logto:organization:<id>.
+// Logto's organization tokens, both from a refresh_token grant carrying `organization_id`:
+// - without `resource`: a JWT access token whose audience is urn:logto:organization:<id>;
+// - with `resource` (an organization-level API token): audience the resource, an
+//   `organization_id` claim (extraTokenClaims) and the scopes the organization roles and
+//   the global roles grant on it (grantableScopes).
 // The stock refresh_token handler does all the usual work (client and token checks,
 // rotation, reuse detection, the ID token); this wrapper checks organization access first
-// and swaps the access token afterwards.
+// and, without a resource, swaps the access token afterwards.
 function withOrganizationTokens(provider, refreshTokenGrant, { users, settings }) {
   return async function refreshTokenGrantWithOrganizations(ctx) {
     const organizationId = ctx.oidc.params.organization_id;
     if (!organizationId) {
       return refreshTokenGrant(ctx);
     }
-    if (ctx.oidc.params.resource !== undefined) {
-      throw new errors.InvalidRequest('organization_id cannot be combined with resource');
-    }
 
-    // Before the stock handler runs: it consumes (rotates) the refresh token straight away,
-    // so refusing afterwards would leave the client without a usable refresh token.
+    // Before the stock handler runs: with rotation it consumes the refresh token straight
+    // away, so refusing afterwards would leave the client without a usable refresh token.
     await assertOrganizationAccess(provider, users, ctx, organizationId);
     await refreshTokenGrant(ctx);
-    await swapForOrganizationToken(provider, settings, ctx, organizationId);
+    if (ctx.oidc.params.resource === undefined) {
+      await swapForOrganizationToken(provider, settings, ctx, organizationId);
+    }
     return undefined;
   };
+}
+
+// The `organization_id` claim of an organization-level API token.
+async function organizationIdClaim(ctx, token) {
+  const organizationId = ctx.oidc.route === 'token' ? ctx.oidc.params?.organization_id : undefined;
+  if (!organizationId || token.kind !== 'AccessToken' || !token.resourceServer) return undefined;
+  if (token.resourceServer.audience === organizationUrn(organizationId)) return undefined;
+  return { organization_id: organizationId };
 }
 
 async function assertOrganizationAccess(provider, users, ctx, organizationId) {
@@ -177,8 +168,10 @@ async function assertOrganizationAccess(provider, users, ctx, organizationId) {
   if (!refreshToken.scopes.has(ORGANIZATIONS_SCOPE)) {
     throw new errors.InsufficientScope('refresh token missing required scope', ORGANIZATIONS_SCOPE);
   }
-  const user = await users.findById(refreshToken.accountId);
-  if (!user || !organizationsOf(user).some((organization) => organization.id === organizationId)) {
+  const user = await users.findActive(refreshToken.accountId);
+  // A suspended or deleted user: the stock handler answers invalid_grant.
+  if (!user) return;
+  if (!organizationsOf(user).some((organization) => organization.id === organizationId)) {
     const error = new errors.AccessDenied('user is not a member of the organization');
     error.status = 403;
     error.statusCode = 403;
@@ -202,8 +195,8 @@ async function swapForOrganizationToken(provider, settings, ctx, organizationId)
     sessionUid: issued.sessionUid,
     sid: issued.sid,
   });
-  // Organization roles carry no scopes in this provider, so the token has none (as Logto's
-  // sample organization token when the user's roles grant none).
+  // Organization permissions are not modelled: the token has no scope, as Logto's sample
+  // organization token when the user's organization roles grant none.
   token.resourceServer = new provider.ResourceServer(audience, {
     audience,
     scope: '',
@@ -292,9 +285,9 @@ function clientMetadata(settings) {
     // as interchangeable for a client registered with either.
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'ES384',
-    // Registered for completeness; any development host is accepted (isDevRedirectUri).
-    redirect_uris: ['http://127.0.0.1:8000/logto/callback/'],
-    post_logout_redirect_uris: ['http://127.0.0.1:8000/'],
+    // The lists that count are the registry's (clients.js), which starts from these.
+    redirect_uris: settings.redirectUris,
+    post_logout_redirect_uris: settings.postLogoutRedirectUris,
   };
   if (settings.backchannelLogoutUri) {
     metadata.backchannel_logout_uri = settings.backchannelLogoutUri;
@@ -327,11 +320,36 @@ const LOGGED_ERRORS = [
   'backchannel.error',
 ];
 
+// Logto's refresh-token rotation (oidc-provider's default rule): a confidential client's
+// refresh token is returned unchanged until 70% of its lifetime has passed; a public
+// client's rotates on every use. Reusing the same token is harmless until it rotates.
+function logtoRotation(ctx) {
+  const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+  if (client.clientAuthMethod === 'none') return true;
+  return refreshToken.ttlPercentagePassed() >= 70;
+}
+
+// oidc-provider's prompts, plus: a provider session whose user has since been suspended or
+// deleted (findAccount finds nobody) asks for a new login, which is then refused.
+function interactionPolicyWithInactiveAccounts() {
+  const policy = interactionPolicy.base();
+  policy.get('login').checks.add(new interactionPolicy.Check(
+    'account_inactive',
+    'the signed-in user is suspended or deleted',
+    (ctx) => Boolean(ctx.oidc.session.accountId && !ctx.oidc.account),
+  ));
+  return policy;
+}
+
+// Advertised by Logto; the dev provider does not simulate it (its application may not use it).
+async function tokenExchangeNotSimulated() {
+  throw new errors.UnsupportedGrantType('token exchange is not simulated by the dev provider');
+}
+
 export function createProvider({
-  issuer, settings, users, signingKey, cookieKeys, adapter, recorder, log,
+  issuer, settings, users, tenant, registry, signingKey, cookieKeys, adapter, recorder, log,
 }) {
   const LogtoDevProvider = providerClass({ users, settings });
-  const knownResources = resourceScopes(settings);
 
   const provider = new LogtoDevProvider(issuer, {
     adapter,
@@ -351,14 +369,20 @@ export function createProvider({
       introspectionSigningAlgValues: ['ES384'],
       authorizationSigningAlgValues: ['ES384'],
     },
-    pkce: { required: () => true },
-    // Logto rotates a confidential client's refresh token only after 70% of its lifetime;
-    // rotating on every use lets tests exercise rotation and reuse detection at once.
-    rotateRefreshToken: true,
-    clientBasedCORS: (ctx, origin) => isDevOrigin(origin),
+    // Like Logto: PKCE (S256 only) is required from public clients; a confidential client
+    // may leave it out, and when it sends it, it is verified.
+    pkce: { required: (ctx, client) => client.clientAuthMethod === 'none' },
+    // DEV_PROVIDER_ROTATE_REFRESH_TOKENS=1: a new refresh token on every use, and reusing a
+    // used one revokes the grant (for tests of rotation); otherwise Logto's rule.
+    rotateRefreshToken: settings.rotateRefreshTokens ? true : logtoRotation,
+    responseTypes: ['code id_token', 'code', 'id_token', 'none'],
+    clientBasedCORS: (ctx, origin, client) => registry.originAllowed(client.clientId, origin),
+    extraTokenClaims: organizationIdClaim,
 
+    // Suspended and deleted users have no account: their refresh tokens answer
+    // invalid_grant and a provider session of theirs no longer counts as signed in.
     async findAccount(ctx, sub) {
-      const user = await users.findById(sub);
+      const user = await users.findActive(sub);
       if (!user) return undefined;
       return {
         accountId: user.id,
@@ -366,7 +390,10 @@ export function createProvider({
       };
     },
 
-    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithInactiveAccounts(),
+    },
 
     features: {
       devInteractions: { enabled: false },
@@ -374,6 +401,8 @@ export function createProvider({
       dPoP: { enabled: false },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
+      // Advertised like Logto's (device_authorization_endpoint); not used by the app.
+      deviceFlow: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -393,11 +422,12 @@ export function createProvider({
         // As in Logto: a token request without `resource` gets a userinfo access token,
         // never one for a resource granted at authorization.
         useGrantedResource: async () => false,
-        getResourceServerInfo: async (ctx, indicator) => {
-          if (!knownResources.has(indicator)) {
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          if (!resourceScopes(tenant).has(indicator)) {
             throw new errors.InvalidTarget();
           }
-          return { scope: knownResources.get(indicator).join(' '), ...jwtAccessTokenFormat(settings) };
+          const scopes = await grantableScopes(ctx, indicator, client, { tenant, users, settings });
+          return { scope: scopes.join(' '), ...jwtAccessTokenFormat(settings) };
         },
       },
     },
@@ -414,17 +444,17 @@ export function createProvider({
       Grant: 180 * DAY,
     },
 
-    async renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = errorPage('Sign-in error', 'The provider could not process this request.', out);
-    },
+    // Errors that cannot be redirected to the client: Logto answers JSON, not a page.
+    renderError: renderJsonError,
   });
 
   // Fail loudly if an oidc-provider upgrade stops registering its grants this way.
   if (!withOrganizationSupport.has(provider)) {
     throw new Error('oidc-provider did not register refresh_token through registerGrantType: organization tokens would be missing');
   }
-  allowDevRedirectUris(provider);
+  registry.install(provider);
+  provider.registerGrantType(TOKEN_EXCHANGE, tokenExchangeNotSimulated, new Set(['subject_token', 'subject_token_type']));
+  provider.use(logtoErrorShape);
 
   // Count token requests by grant type for GET /__dev__/counters (paths are counted by the
   // HTTP server; the grant type is only known once oidc-provider has parsed the body).

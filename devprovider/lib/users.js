@@ -9,6 +9,9 @@ import { timingSafeEqual } from 'node:crypto';
 export class UserDirectory {
   constructor(path) {
     this.path = path;
+    // Set through the debug endpoints (suspend, unsuspend, delete): user id -> true/false.
+    this.suspended = new Map();
+    this.deleted = new Set();
   }
 
   async all() {
@@ -21,7 +24,32 @@ export class UserDirectory {
     if (!Array.isArray(users)) {
       throw new Error(`the users file ${this.path} must hold a JSON list of users`);
     }
-    return users;
+    return users.filter((user) => !this.deleted.has(user.id));
+  }
+
+  // Suspended in the users file (`"suspended": true`) or through the debug endpoint.
+  isSuspended(user) {
+    return this.suspended.get(user.id) ?? Boolean(user.suspended);
+  }
+
+  // An existing, not suspended user: the only kind that may sign in or refresh tokens.
+  async findActive(id) {
+    const user = await this.findById(id);
+    return user && !this.isSuspended(user) ? user : undefined;
+  }
+
+  // Like Logto's Management API: suspend (true) or lift the suspension (false). Returns
+  // false for an unknown user.
+  async setSuspended(id, suspended) {
+    if (!(await this.findById(id))) return false;
+    this.suspended.set(id, suspended);
+    return true;
+  }
+
+  async delete(id) {
+    if (!(await this.findById(id))) return false;
+    this.deleted.add(id);
+    return true;
   }
 
   async findById(id) {
@@ -50,6 +78,12 @@ export function organizationsOf(user) {
 
 const EXTENDED = ['roles', 'organizations', 'organization_roles'];
 
+// Profile claims Logto releases (scope `profile`) only when the user has them set.
+export const OPTIONAL_PROFILE_CLAIMS = [
+  'family_name', 'given_name', 'middle_name', 'nickname', 'profile', 'website', 'gender',
+  'birthdate', 'zoneinfo', 'locale',
+];
+
 // Claims for a user, shaped like Logto's. oidc-provider then keeps only those the granted
 // scopes cover. Unset values are JSON null (as Logto sends them), never left out.
 // `use` is "id_token" or "userinfo": like Logto's defaults, organization_data, custom_data
@@ -76,6 +110,9 @@ export function claimsFor(user, use, idTokenExtended = EXTENDED) {
     organization_roles: organizations.flatMap((organization) => (organization.roles ?? [])
       .map((role) => `${organization.id}:${role}`)),
   };
+  for (const name of OPTIONAL_PROFILE_CLAIMS) {
+    if (user[name] !== undefined && user[name] !== null && user[name] !== '') claims[name] = user[name];
+  }
 
   if (use !== 'userinfo') {
     for (const name of EXTENDED) {

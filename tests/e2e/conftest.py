@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.devprovider import ROOT
+from tests.devprovider import ROOT, DevProvider
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -38,6 +38,19 @@ def browser() -> Iterator[Browser]:
         yield launched
         launched.close()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture(autouse=True)
+def register_live_server(request: pytest.FixtureRequest) -> None:
+    """A test on a live server (a random port) registers its callback and home page with
+    the providers it uses, as one registers a site's URIs in the Logto Console."""
+    if "live_server" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("live_server").url
+    for name in ("dev_provider", "private_provider"):
+        if name in request.fixturenames:
+            provider: DevProvider = request.getfixturevalue(name)
+            provider.register_site(url)
 
 
 @pytest.fixture

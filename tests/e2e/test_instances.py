@@ -88,9 +88,14 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instan
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
         env["DJANGO_DATABASE_CACHE"] = "1"
         env["DJANGO_SESSION_ENGINE"] = "db"
+    # Refresh tokens rotate on every use (and a reused one revokes the grant): the
+    # concurrent-refresh test must then see exactly one refresh per token.
     provider = DevProvider(
-        DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=f"{b}/logto/back-channel-logout/"
+        DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=f"{b}/logto/back-channel-logout/",
+        DEV_PROVIDER_ROTATE_REFRESH_TOKENS="1",
     ).start()
+    # The balancer's public address is A's: the callback and sign-out return there.
+    provider.register_site(a)
     env["LOGTO_ENDPOINT"] = provider.url
     gunicorn = [
         *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),

@@ -108,7 +108,9 @@ def server(
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
         command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
     process = run_server(command, env, port)
-    yield f"http://127.0.0.1:{port}"
+    origin = f"http://127.0.0.1:{port}"
+    dev_provider.register_site(origin)
+    yield origin
     process.terminate()
     process.wait(timeout=10)
 
