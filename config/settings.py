@@ -123,6 +123,8 @@ LOGTO = {
     "API_RESOURCES": [LOGTO_API_RESOURCE],
     "WEBHOOK_SIGNING_KEY": os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", ""),
     "REVALIDATE_INTERVAL": int(os.environ.get("LOGTO_REVALIDATE_INTERVAL", "0")),
+    # A signed-in user's rights follow a change of their Logto roles within this time.
+    "SYNC_INTERVAL": float(os.environ.get("LOGTO_SYNC_INTERVAL", "300")),
 }
 
 LOGIN_URL = "logto_auth:sign_in"

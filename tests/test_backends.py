@@ -21,6 +21,7 @@ def claims(**changes: Any) -> dict[str, Any]:
         "username": "alice",
         "name": "Alice Admin",
         "email": "alice@example.com",
+        "email_verified": True,
         "roles": ["admin"],
     }
     return {**base, **changes}
@@ -126,3 +127,54 @@ def test_unknown_user_gets_a_clear_page_when_creation_is_off(
 def test_subclass_of_the_backend_satisfies_the_check(settings: Any) -> None:
     settings.AUTHENTICATION_BACKENDS = ["tests.test_backends.ExistingUsersOnly"]
     assert checks.check_backend() == []
+
+
+def test_an_unverified_email_is_not_copied() -> None:
+    user = authenticate(None, logto_claims=claims(email="victim@example.com", email_verified=False))
+    assert user is not None
+    assert user.email == ""
+
+    again = authenticate(None, logto_claims=claims(email="alice@example.com"))
+    assert again is not None
+    again = authenticate(
+        None, logto_claims=claims(email="mallory@example.com", email_verified=None)
+    )
+    assert again is not None
+    again.refresh_from_db()
+    assert again.email == "alice@example.com"
+
+
+def test_usernames_registered_ahead_never_block_a_first_sign_in() -> None:
+    sub = "u1alice0000a"
+    taken = {"alice", f"alice-{sub}", sub}
+    for name in taken:
+        User.objects.create_user(name, password="x")
+
+    user = authenticate(None, logto_claims=claims())
+
+    assert user is not None
+    assert user.username.startswith("alice-")
+    assert user.username not in taken
+    assert LogtoIdentity.objects.get(sub=sub).user == user
+
+
+def test_a_username_taken_between_the_check_and_the_insert_is_not_a_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    candidates = LogtoBackend.username_candidates
+    raced: list[str] = []
+
+    def racing(self: LogtoBackend, logto_claims: dict[str, Any]) -> Any:
+        for candidate in candidates(self, logto_claims):
+            if not raced:  # another sign-in takes the name right after we checked it
+                User.objects.create_user(candidate, password="x")
+                raced.append(candidate)
+            yield candidate
+
+    monkeypatch.setattr(LogtoBackend, "username_candidates", racing)
+
+    user = authenticate(None, logto_claims=claims())
+
+    assert raced == ["alice"]
+    assert user is not None
+    assert user.username == "alice-u1alice0000a"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -16,13 +18,15 @@ from django.test import RequestFactory
 from logto.models.response import TokenResponse
 
 from logto_auth.context import LogtoContext
-from logto_auth.exceptions import InvalidToken, TokenExpired
+from logto_auth.exceptions import AccessDenied, InvalidToken, SignInError, TokenExpired
+from logto_auth.models import LogtoIdentity
 from logto_auth.provider import provider
 from logto_auth.sdk import _Client
+from logto_auth.sessions import CHECKED_KEY
 from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from logto_auth.storage import DictStorage
 from logto_auth.tokens import validate_jwt
-from tests.conftest import Site
+from tests.conftest import PrivateProvider, Site
 from tests.devprovider import DevProvider
 from tests.forged import sign
 
@@ -301,3 +305,78 @@ def test_refreshed_id_token_of_the_same_user_is_stored(no_network: list[Any]) ->
     async_to_sync(_Client(storage)._handleTokenResponse)("", response)
 
     assert storage.get("idToken") == new
+
+
+def test_revalidating_a_request_that_loaded_the_session_before_a_refresh_keeps_the_user(
+    rotating_alice: Site, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "REVALIDATE_INTERVAL": 1}
+    stale = context_of(rotating_alice)
+    stale._request.session.keys()  # loaded now, before another request rotates the token
+    fresh = context_of(rotating_alice)
+    expire_access_tokens(fresh)
+    fresh.get_access_token()  # rotates the refresh token and stores the new one
+    stale._request.session[CHECKED_KEY] = 0
+
+    assert stale.revalidate()
+
+    assert stale.is_authenticated
+    assert context_of(rotating_alice).is_authenticated
+    assert b"Authenticated" in rotating_alice.get("/").content
+
+
+def test_organization_token_for_a_non_member_is_403_and_keeps_the_session(alice: Site) -> None:
+    logto = context_of(alice)
+
+    with pytest.raises(AccessDenied) as refused:
+        logto.get_organization_token("notamember00")
+
+    assert refused.value.status == 403
+    assert logto.is_authenticated
+    assert context_of(alice).get_organization_token("acme4p9x2k7z")
+    assert b"Authenticated" in alice.get("/").content
+
+
+def test_unknown_resource_is_a_400_that_keeps_the_session_and_its_refresh_token(
+    alice: Site,
+) -> None:
+    logto = context_of(alice)
+
+    with pytest.raises(SignInError) as refused:
+        logto.get_access_token("https://unknown.example.com/api")
+
+    assert refused.value.status == 400
+    assert "invalid_target" in str(refused.value)
+    assert logto.get_access_token(API)
+    assert b"Authenticated" in alice.get("/").content
+
+
+@pytest.fixture
+def userinfo_alice(site: Site, tmp_path: Path, settings: Any) -> Iterator[Site]:
+    """Alice, signed in to a tenant that leaves roles out of ID tokens (userinfo has them)."""
+    tenant = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
+    tenant.start()
+    tenant.register_site("http://testserver")
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": tenant.url}
+    site.sign_in(tenant, "alice")
+    yield site
+    tenant.stop()
+
+
+@pytest.mark.urls("tests.urls")
+def test_api_token_refresh_in_a_userinfo_only_tenant_keeps_roles_everywhere(
+    userinfo_alice: Site,
+) -> None:
+    logto = context_of(userinfo_alice)
+    id_token = logto.id_token
+    expire_access_tokens(logto)
+
+    assert logto.get_access_token(API)
+    save(logto)
+
+    refreshed = context_of(userinfo_alice)
+    assert refreshed.id_token != id_token
+    assert "roles" not in jwt.decode(refreshed.id_token or "", options={"verify_signature": False})
+    assert refreshed.claims["roles"] == ["admin"]
+    assert LogtoIdentity.objects.get(sub=refreshed.sub).roles == ["admin"]
+    assert userinfo_alice.get("/need/admin/").status_code == 200

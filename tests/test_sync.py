@@ -1,0 +1,181 @@
+"""Rights that follow Logto within SYNC_INTERVAL, without signing in again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from logto_auth.models import LogtoIdentity
+from logto_auth.sessions import SYNCED_KEY
+from tests.conftest import PrivateProvider, Site
+from tests.test_client import context_of
+
+pytestmark = pytest.mark.urls("tests.urls")
+INTERVAL = 1.0
+ALICE, CAROL = "alice0k7x2qm", "carol0p5d1hs"
+
+
+@pytest.fixture
+def syncing(private_provider: PrivateProvider, settings: Any) -> PrivateProvider:
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": INTERVAL}
+    return private_provider
+
+
+def user(sub: str) -> Any:
+    return get_user_model().objects.get(logto_identity__sub=sub)
+
+
+def after_interval(site: Site) -> Any:
+    """Wait for the interval to pass, then make an ordinary request of the signed-in user."""
+    time.sleep(INTERVAL + 0.05)
+    return site.get("/")
+
+
+def test_a_demoted_admin_loses_admin_within_the_interval(
+    site: Site, syncing: PrivateProvider
+) -> None:
+    site.sign_in(syncing, "alice")
+    assert user(ALICE).is_superuser
+    syncing.edit_user("alice", roles=[])
+
+    response = after_interval(site)
+
+    assert response.status_code == 200
+    assert b"Authenticated" in response.content
+    alice = user(ALICE)
+    assert not alice.is_superuser
+    assert not alice.is_staff
+    assert LogtoIdentity.objects.get(sub=ALICE).roles == []
+
+
+def test_a_promoted_user_gains_admin_within_the_interval(
+    site: Site, syncing: PrivateProvider
+) -> None:
+    site.sign_in(syncing, "carol")
+    assert not user(CAROL).is_staff
+    syncing.edit_user("carol", roles=["admin"])
+
+    after_interval(site)
+
+    assert user(CAROL).is_superuser
+    assert site.get("/need/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("action", ["suspend", "delete"])
+def test_a_user_suspended_or_deleted_in_logto_is_signed_out_with_a_clear_page(
+    site: Site, syncing: PrivateProvider, action: str
+) -> None:
+    site.sign_in(syncing, "alice")
+    syncing.set_user_state(ALICE, action)
+
+    response = after_interval(site)
+
+    assert response.status_code == 401
+    assert b"sign-in has expired" in response.content
+    assert b"Not authenticated" in site.get("/").content
+
+
+def test_requests_within_the_interval_make_no_provider_call(
+    site: Site, syncing: PrivateProvider, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": 60}
+    site.sign_in(syncing, "alice")
+    before = syncing.calls()
+
+    for _ in range(5):
+        assert site.get("/").status_code == 200
+
+    assert syncing.calls() == before
+
+
+def test_one_sync_per_interval_costs_one_refresh(site: Site, syncing: PrivateProvider) -> None:
+    site.sign_in(syncing, "alice")
+    before = syncing.counters()
+
+    after_interval(site)
+    for _ in range(3):
+        site.get("/")
+
+    after = syncing.counters()
+    assert after.get("token:refresh_token", 0) - before.get("token:refresh_token", 0) == 1
+    assert after.get("/oidc/me", 0) == before.get("/oidc/me", 0)  # roles are in the ID token
+
+
+def test_provider_outage_keeps_the_session_and_the_rights_and_retries_next_interval(
+    wsgi_site: Site, syncing: PrivateProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    wsgi_site.sign_in(syncing, "alice")
+    syncing.stop()
+    caplog.set_level(logging.WARNING, logger="logto_auth")
+
+    response = after_interval(wsgi_site)
+    wsgi_site.get("/")
+
+    assert response.status_code == 200
+    assert b"Authenticated" in response.content
+    assert user(ALICE).is_superuser
+    assert len([r for r in caplog.records if "Could not sync" in r.getMessage()]) == 1
+    assert wsgi_site.session[SYNCED_KEY] > time.time() - INTERVAL
+
+
+def test_sync_off_never_calls_the_provider(
+    wsgi_site: Site, private_provider: PrivateProvider, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": None}
+    wsgi_site.sign_in(private_provider, "alice")
+    private_provider.edit_user("alice", roles=[])
+    before = private_provider.calls()
+
+    after_interval(wsgi_site)
+
+    assert private_provider.calls() == before
+    assert user(ALICE).is_superuser
+
+
+@pytest.fixture
+def userinfo_only_tenant(tmp_path: Path, settings: Any) -> Any:
+    """A tenant that leaves roles and organizations out of ID tokens (userinfo has them)."""
+    started = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
+    started.start()
+    started.register_site("http://testserver")
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url, "SYNC_INTERVAL": INTERVAL}
+    yield started
+    started.stop()
+
+
+def test_sync_reads_userinfo_when_the_id_token_lacks_roles(
+    site: Site, userinfo_only_tenant: PrivateProvider
+) -> None:
+    site.sign_in(userinfo_only_tenant, "alice")
+    assert user(ALICE).is_superuser
+    userinfo_only_tenant.edit_user("alice", roles=["staff"])
+
+    after_interval(site)
+
+    alice = user(ALICE)
+    assert alice.is_staff
+    assert not alice.is_superuser
+    assert LogtoIdentity.objects.get(sub=ALICE).roles == ["staff"]
+
+
+def test_concurrent_requests_due_for_a_sync_make_one_refresh(
+    syncing: PrivateProvider, settings: Any, db: None
+) -> None:
+    # Cache sessions: threads do not share the in-memory test database.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    alice = Site("wsgi")
+    alice.sign_in(syncing, "alice")
+    time.sleep(INTERVAL + 0.05)
+    contexts = [context_of(alice) for _ in range(8)]
+    before = syncing.counters().get("token:refresh_token", 0)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda context: context.sync(), contexts))
+
+    assert syncing.counters()["token:refresh_token"] == before + 1
