@@ -11,6 +11,7 @@ import logging
 import time
 
 from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import sessions
 from logto_auth.conf import logto_settings
@@ -20,6 +21,7 @@ from logto_auth.tokens import validate_logout_token
 logger = logging.getLogger(__name__)
 
 
+@sensitive_variables()
 def log_out(logout_token: str) -> int:
     """Validate ``logout_token`` and end the Django sessions it names; return how many.
 

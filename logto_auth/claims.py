@@ -38,7 +38,7 @@ def promised() -> list[str]:
     return [claim for scope, claim in PROMISES.items() if scope in logto_settings.scopes]
 
 
-@sensitive_variables("id_token")
+@sensitive_variables()
 def complete(
     id_token: str,
     supplement: dict[str, Any] | None = None,

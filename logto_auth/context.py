@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import claims, sdk, sessions
 from logto_auth.backends import logto_backend
@@ -65,6 +67,7 @@ class LogtoContext:
     def sub(self) -> str | None:
         return self.claims.get("sub")
 
+    @method_decorator(sensitive_variables())
     def get_access_token(self, resource: str = "") -> str | None:
         """Return an access token for ``resource``, refreshing it when expired.
 
@@ -96,6 +99,7 @@ class LogtoContext:
         """
         return self.get_access_token(sdk.organization_resource(organization_id))
 
+    @method_decorator(sensitive_variables())
     def fetch_user_info(self) -> dict[str, Any]:
         """Fetch the userinfo endpoint: every claim, including Logto's extended ones.
 

@@ -83,7 +83,7 @@ def _live_pending(session: SessionBase) -> dict[str, dict[str, Any]]:
     }
 
 
-@sensitive_variables("buffer", "callback_url")
+@sensitive_variables()
 def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     """Exchange the callback's code for tokens; nothing is stored in the session here.
 
@@ -157,7 +157,7 @@ def store_sign_in(session: SessionBase, result: SignInResult) -> None:
             )
 
 
-@sensitive_variables("id_token", "refresh_token")
+@sensitive_variables()
 def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
     """Forget the Logto tokens and return the provider's end-session URL.
 

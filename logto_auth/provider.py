@@ -85,6 +85,7 @@ PROVIDER_FAILURES = (
 )
 
 
+@sensitive_variables()
 def fetch_json(
     url: str,
     *,
@@ -279,7 +280,7 @@ def provider() -> ProviderCache:
     return found
 
 
-@sensitive_variables("access_token")
+@sensitive_variables()
 def user_info(access_token: str, sub: str) -> dict[str, Any]:
     """Fetch the userinfo endpoint with an (opaque) access token of the user ``sub``."""
     endpoint = provider().metadata()["userinfo_endpoint"]
@@ -289,7 +290,7 @@ def user_info(access_token: str, sub: str) -> dict[str, Any]:
     return info
 
 
-@sensitive_variables("refresh_token")
+@sensitive_variables()
 def revoke(refresh_token: str) -> None:
     """Revoke ``refresh_token`` at the provider; a failure is logged, never raised."""
     try:
@@ -301,7 +302,7 @@ def revoke(refresh_token: str) -> None:
         logger.warning("Could not revoke the refresh token at sign-out: %s", error)
 
 
-@sensitive_variables("refresh_token")
+@sensitive_variables()
 def refresh_token_is_active(refresh_token: str) -> bool:
     """Ask the introspection endpoint whether ``refresh_token`` is still honoured."""
     endpoint = provider().metadata().get("introspection_endpoint")
@@ -312,7 +313,7 @@ def refresh_token_is_active(refresh_token: str) -> bool:
     return isinstance(answer, dict) and answer.get("active") is True
 
 
-@sensitive_variables("pair")
+@sensitive_variables()
 def _client_auth() -> dict[str, str]:
     """The ``Authorization`` header of client_secret_basic (RFC 6749 section 2.3.1)."""
     pair = ":".join(

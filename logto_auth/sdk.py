@@ -102,7 +102,7 @@ class _Client(LogtoClient):  # type: ignore[misc]
         self._oidcCore = _oidc_core()
         self._nonce = nonce
 
-    @sensitive_variables("tokenResponse", "id_token")
+    @sensitive_variables()
     async def _handleTokenResponse(self, resource: str, tokenResponse: TokenResponse) -> None:
         id_token = tokenResponse.id_token
         if id_token is None and self._nonce is not None:
@@ -159,17 +159,20 @@ def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> 
         raise map_error(error) from error
 
 
+@sensitive_variables()
 def authorization_url(storage: DictStorage, redirect_uri: str, interaction_mode: str | None) -> str:
     """Start a sign-in on ``storage``: return the URL and leave ``signInSession`` there."""
     url: str = _run(_Client(storage).signIn, redirect_uri, interaction_mode)
     return url
 
 
+@sensitive_variables()
 def exchange_code(storage: DictStorage, callback_url: str, nonce: str) -> None:
     """Exchange the callback's code; the validated tokens land in ``storage``."""
     _run(_Client(storage, nonce=nonce).handleSignInCallback, callback_url)
 
 
+@sensitive_variables()
 def refresh(storage: SessionStorage, resource: str) -> str | None:
     """Get a new access token for ``resource`` with the refresh token, even if one is stored."""
     tokens = _access_tokens(storage)
@@ -179,12 +182,14 @@ def refresh(storage: SessionStorage, resource: str) -> str | None:
     return token
 
 
+@sensitive_variables()
 def end_session_url(storage: SessionStorage, post_logout_redirect_uri: str) -> str:
     """Return the provider's end-session URL (the SDK clears the tokens from ``storage``)."""
     url: str = _run(_Client(storage).signOut, post_logout_redirect_uri)
     return url
 
 
+@sensitive_variables()
 def stored_access_token(storage: Any, resource: str) -> str | None:
     """Return the unexpired access token for ``resource`` that ``storage`` holds.
 

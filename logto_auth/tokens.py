@@ -41,7 +41,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-@sensitive_variables("token")
+@sensitive_variables()
 def validate_jwt(
     token: str,
     *,
@@ -99,13 +99,13 @@ def _is_typ(value: Any, expected: str) -> bool:
     return isinstance(value, str) and value.lower() in (expected, f"application/{expected}")
 
 
-@sensitive_variables("token")
+@sensitive_variables()
 def validate_id_token(token: str, *, nonce: str | None = None) -> dict[str, Any]:
     """Validate an ID token issued to this application."""
     return validate_jwt(token, audience=logto_settings.app_id, nonce=nonce)
 
 
-@sensitive_variables("token")
+@sensitive_variables()
 def validate_logout_token(token: str) -> dict[str, Any]:
     """Validate a back-channel logout token (OpenID Back-Channel Logout 1.0, section 2.6).
 

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 
 from logto_auth import backchannel, flow, webhooks
 from logto_auth.exceptions import AccessDenied, LogtoError, ProviderUnavailable, SignInError
@@ -156,6 +157,7 @@ class ProviderNotificationView(View):
         raise NotImplementedError
 
 
+@method_decorator(sensitive_post_parameters("logout_token"), name="dispatch")
 class BackChannelLogoutView(ProviderNotificationView):
     """OpenID Connect back-channel logout: end the Django sessions of a Logto session."""
 

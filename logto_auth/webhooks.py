@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import sessions
 from logto_auth.backends import logto_backend
@@ -50,6 +51,7 @@ CLAIMS_OF_USER = {
 }
 
 
+@sensitive_variables()
 def verify(body: bytes, signature: str | None) -> None:
     """Raise ``InvalidSignature`` unless ``signature`` is the body's HMAC with our key."""
     key = logto_settings.webhook_signing_key

@@ -6,13 +6,18 @@ key rotation and the cache run against the real dev provider.
 
 from __future__ import annotations
 
+import base64
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
+from django.core.signals import got_request_exception
+from django.views.debug import ExceptionReporter
 
+from logto_auth import backchannel
 from logto_auth.exceptions import InvalidToken, ProviderError
 from logto_auth.provider import provider
 from logto_auth.tokens import validate_id_token
@@ -144,3 +149,71 @@ def test_discovery_with_another_issuer_is_refused(settings: Any, dev_provider: D
 
     with pytest.raises(ProviderError, match="issuer"):
         provider().metadata()
+
+
+# A JOSE header nested thousands of levels deep: parsers that recurse blow their stack.
+NESTED = ".".join(
+    [base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("="), "e30", "c2ln"]
+)
+
+
+@pytest.mark.usefixtures("hostile_provider")
+def test_deeply_nested_header_is_an_invalid_token() -> None:
+    with pytest.raises(InvalidToken):
+        validate_id_token(NESTED)
+
+
+def test_deeply_nested_header_answers_4xx_at_every_endpoint(wsgi_site: Site) -> None:
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {NESTED}"}
+
+    assert wsgi_site.get("/api/me/", **bearer).status_code == 401
+    assert wsgi_site.get("/api/drf/me/", **bearer).status_code == 401
+    logout = wsgi_site.post("/logto/back-channel-logout/", {"logout_token": NESTED})
+    assert logout.status_code == 400
+
+
+def report_of(function: Callable[[], Any]) -> str:
+    """Django's HTML error report (as DEBUG pages and admin mails show it) of ``function``."""
+    try:
+        function()
+    except Exception:
+        return ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+    raise AssertionError("no exception")
+
+
+SECRET = sign()
+
+
+@pytest.mark.usefixtures("hostile_provider")
+def test_error_reports_never_show_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("decode failed")
+
+    monkeypatch.setattr(jwt, "decode", broken)
+
+    assert "decode failed" in (html := report_of(lambda: validate_id_token(SECRET)))
+    assert SECRET not in html
+    assert SECRET[:40] not in html
+
+
+def test_back_channel_logout_token_is_hidden_from_error_reports(
+    wsgi_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(token: str) -> dict[str, Any]:
+        raise RuntimeError("cannot end sessions")
+
+    monkeypatch.setattr(backchannel, "validate_logout_token", broken)
+    reports: list[str] = []
+
+    def report(sender: Any, request: Any, **kwargs: Any) -> None:
+        reports.append(ExceptionReporter(request, *sys.exc_info()).get_traceback_html())
+
+    got_request_exception.connect(report)
+    try:
+        with pytest.raises(RuntimeError):
+            wsgi_site.post("/logto/back-channel-logout/", {"logout_token": SECRET})
+    finally:
+        got_request_exception.disconnect(report)
+
+    assert "cannot end sessions" in reports[0]
+    assert SECRET not in reports[0]
