@@ -24,15 +24,14 @@ from logto_auth.bearer import (
     BearerError,
     LogtoToken,
     MissingToken,
-    VerifiedTokens,
     authorize,
     bearer_token,
     check_organization,
     check_scopes,
     validate_access_token,
-    verified_tokens,
 )
 from logto_auth.models import LogtoIdentity
+from logto_auth.token_cache import VerifiedTokens, verified_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, LogtoError
+from logto_auth.token_cache import verified_tokens
 from logto_auth.tokens import validate_jwt
 
 if TYPE_CHECKING:
@@ -109,7 +107,7 @@ class LogtoToken:
     is_authenticated = True
 
     @property
-    def token_claims(self) -> dict[str, Any]:
+    def token_claims(self) -> dict[str, Any]:  # the name DRF users know from SimpleJWT
         return self.claims
 
     @property
@@ -142,42 +140,6 @@ class LogtoToken:
     def is_machine(self) -> bool:
         """A machine-to-machine token (client credentials): no user behind it."""
         return self.client_id is not None and self.sub == self.client_id
-
-
-class VerifiedTokens:
-    """Verified token claims by token, least recently used first out, kept until ``exp``."""
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        with self._lock:
-            claims = self._entries.get(key)
-            if claims is None:
-                return None
-            if claims["exp"] + logto_settings.leeway <= time.time():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return claims
-
-    def put(self, key: tuple[str, str], claims: dict[str, Any]) -> None:
-        size = logto_settings.api_token_cache_size
-        with self._lock:
-            self._entries[key] = claims
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-verified_tokens = VerifiedTokens()
 
 
 @dataclass(frozen=True)

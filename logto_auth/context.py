@@ -21,8 +21,8 @@ from django.views.decorators.debug import sensitive_variables
 from logto_auth import claims, sdk, sessions
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
+from logto_auth.endpoints import refresh_token_is_active, user_info
 from logto_auth.exceptions import InvalidGrant, InvalidToken, ProviderError, TokenExpired
-from logto_auth.provider import refresh_token_is_active, user_info
 from logto_auth.storage import SessionStorage
 from logto_auth.tokens import unverified_claims
 

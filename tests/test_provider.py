@@ -8,8 +8,8 @@ from typing import Any
 
 import jwt
 import pytest
+from django.core.cache import cache
 
-from logto_auth import provider as provider_module
 from logto_auth.exceptions import InvalidToken
 from logto_auth.provider import CACHE_TTL, provider
 from logto_auth.tokens import validate_id_token
@@ -38,8 +38,8 @@ def test_a_flood_of_unknown_kids_costs_no_cache_read_and_no_warning(
     issuer = dev_provider.issuer
     with pytest.raises(InvalidToken):  # the first unknown kid refetches the key set
         validate_id_token(jwt.encode(claims(iss=issuer), P384, "ES384", headers={"kid": "k-0"}))
-    counting = CountingCache(provider_module.cache)
-    monkeypatch.setattr(provider_module, "cache", counting)
+    counting = CountingCache(cache)
+    monkeypatch.setattr("logto_auth.provider.cache", counting)
     caplog.set_level(logging.DEBUG, logger="logto_auth")
     before = dev_provider.calls()
 
@@ -61,7 +61,7 @@ def test_a_key_set_from_the_shared_cache_keeps_the_lifetime_it_was_fetched_with(
     provider()._jwks()  # fetched now, and shared
     provider()._entries.clear()  # another process: nothing in memory
     later = time.time() + CACHE_TTL - 100
-    monkeypatch.setattr(provider_module.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     provider().metadata()
     before = dev_provider.counters().get("/oidc/jwks", 0)
 

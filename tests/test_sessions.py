@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.cache import caches
 
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
-from logto_auth.sessions import end_sessions, refresh_lock, remember
+from logto_auth.sessions import cache_key, end_sessions, refresh_lock, remember
+from tests.e2e.test_servers import redis_url
+
+__all__ = ["redis_url"]  # a fixture, used by name below
 
 
 def test_refresh_lock_held_elsewhere_gives_up_with_503(settings: Any) -> None:
@@ -67,3 +72,47 @@ def test_a_sid_of_another_user_ends_nothing() -> None:
     assert end_sessions() == 0
 
     assert SessionStore().exists(key)
+
+
+@pytest.fixture
+def redis_cache(redis_url: str, settings: Any) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+
+
+@pytest.mark.usefixtures("redis_cache")
+def test_releasing_a_lock_that_expired_never_frees_the_next_holders_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = cache_key("refresh-lock", "session-1")
+    backend = caches["default"]
+    read = backend.get
+    retaken: list[str] = []
+
+    def read_then_lose_the_lock(name: str, *args: Any, **kwargs: Any) -> Any:
+        value = read(name, *args, **kwargs)
+        if name == key:
+            # Between a read and a delete, our lock expires and another process takes it.
+            backend.set(key, "next-holder", 30)
+            retaken.append(name)
+        return value
+
+    with refresh_lock("session-1"):
+        monkeypatch.setattr(backend, "get", read_then_lose_the_lock)
+
+    assert not retaken or read(key) == "next-holder"
+    assert read(key) is None  # our own lock was released
+
+
+@pytest.mark.usefixtures("redis_cache")
+def test_the_refresh_lock_waits_out_every_call_its_holder_may_make(
+    settings: Any, redis_url: str
+) -> None:
+    # A holder's token request, key fetch, userinfo and introspection may each take TIMEOUT.
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 2}
+    key = cache_key("refresh-lock", "session-1")
+
+    with refresh_lock("session-1"):
+        ttl = redis.Redis.from_url(redis_url).ttl(caches["default"].make_and_validate_key(key))
+        assert ttl >= 4 * 2

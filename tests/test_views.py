@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from logto_auth.provider import provider, refresh_token_is_active
+from logto_auth.endpoints import refresh_token_is_active
+from logto_auth.provider import provider
 from logto_auth.sessions import PENDING_KEY
 from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from tests.conftest import Site
