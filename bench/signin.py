@@ -1,4 +1,5 @@
-"""Provider calls per completed sign-in and session bytes per signed-in user.
+"""Provider calls per completed sign-in, per signed-in request and per signed-in user per
+hour (the periodic sync), and session bytes per signed-in user.
 
 Runs the same sign-in (alice on the dev provider's login page) three ways in one process,
 against one dev provider, and prints the counts side by side:
@@ -15,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +39,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from logto import LogtoClient, LogtoConfig  # noqa: E402
 
 from bench.common import mozilla_settings  # noqa: E402
+from logto_auth.conf import BY_NAME  # noqa: E402
 from logto_auth.storage import DictStorage  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
@@ -92,6 +96,29 @@ def mozilla(dev: DevProvider, rounds: int) -> float:
     return total / rounds
 
 
+def steady_state(dev: DevProvider, requests: int) -> float:
+    """Provider calls per ordinary signed-in request (within the sync interval)."""
+    site = Site("wsgi")
+    site.sign_in(dev, "alice")
+    made, _ = calls_during(dev, lambda: [site.get("/") for _ in range(requests)])
+    return made / requests
+
+
+def per_hour(dev: DevProvider, every: float = 30.0) -> int:
+    """Provider calls of one signed-in user in an hour at the default SYNC_INTERVAL.
+
+    The user asks for a page every ``every`` seconds; Django's side runs on a clock moved
+    forward by that much each time (the provider's tokens stay valid: under an hour).
+    """
+    site = Site("wsgi")
+    site.sign_in(dev, "alice")
+    start, made = time.time(), 0
+    for step in range(int(3590 / every)):
+        with mock.patch("time.time", return_value=start + step * every):
+            made += calls_during(dev, site.get, "/")[0]
+    return made
+
+
 def session_bytes(dev: DevProvider) -> tuple[int, int]:
     """Bytes of alice's session: its JSON, and as Django encodes it (cookie or row)."""
     site = Site("wsgi")
@@ -116,6 +143,8 @@ def main() -> None:
                 "mozilla-django-oidc": mozilla(dev, rounds),
             }
             raw, encoded = session_bytes(dev)
+            steady = steady_state(dev, 100)
+            hourly = per_hour(dev)
     finally:
         dev.stop()
     base = results["django-logto (warm process)"]
@@ -123,6 +152,12 @@ def main() -> None:
     for name, value in results.items():
         ratio = f"{value / base:.1f}x ours" if base else "n/a"
         print(f"  {name:32} {value:5.2f}   ({ratio})")
+    interval = BY_NAME["SYNC_INTERVAL"].default
+    print(f"Signed-in user (a page every 30 s), SYNC_INTERVAL={interval} s (the default)")
+    print(f"  provider calls per ordinary request       {steady:5.2f}   (target 0)")
+    print(
+        f"  provider calls per user per hour          {hourly:5d}   (target <= {3600 // interval})"
+    )
     print("Session size for alice with the default scopes")
     print(f"  session JSON                      {raw:5d} bytes")
     print(f"  signed and compressed (cookie)    {encoded:5d} bytes (browser limit ~4096)")

@@ -117,12 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROLE_GROUPS_PREFIX", None, _optional_string, "mirror every Logto role as a group named prefix + role"),
     Setting("ADMIN_DIRECT_SIGN_IN", None, _optional_string, 'send admin logins straight to a connector, e.g. `"social:azuread"`'),
     Setting("ADMIN_PASSWORD_LOGIN", False, _boolean, "keep Django's password form on `/admin/login/` (with a Logto button)"),
-    Setting("CONSOLE_URL", None, _optional_string, "the Logto Console, for links from the user admin"),
-    Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept"),
+    Setting("CONSOLE_URL", None, _optional_string, "the Logto Console (e.g. `https://cloud.logto.io/<tenant>`), for links from the user admin"),
+    Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept (see \"Protect your API\")"),
     Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process (`0`: none)"),
-    Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session when Logto no longer honours the refresh token"),
-    Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds between checks (token introspection) that the refresh token is still honoured; `0`: never"),
-    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which a signed-in user's tokens, claims and rights are brought in line with Logto; `None`: only at sign-in"),
+    Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session (not only forget the Logto tokens) when Logto no longer honours the refresh token (`invalid_grant`, or `active: false` on re-validation)"),
+    Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds after which the middleware asks Logto (token introspection, one call) whether the refresh token is still honoured; `0`: never"),
+    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see \"Rights that follow Logto\"); `None`: only at sign-in and refresh"),
     Setting("WEBHOOK_SIGNING_KEY", "", _string, "the signing key of the Logto webhook; empty: webhooks are refused"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -260,3 +260,17 @@ class Settings:
 
 
 logto_settings = Settings()
+
+
+def reference_table() -> str:
+    """The settings reference as a Markdown table (the README holds this text; a test checks)."""
+    rows = ["| key | default | meaning |", "|-----|---------|---------|"]
+    for setting in SETTINGS:
+        if setting.required:
+            default = "required"
+        elif isinstance(setting.default, list) and setting.default:
+            default = f"`{' '.join(setting.default)}`"
+        else:
+            default = f"`{setting.default!r}`"
+        rows.append(f"| `{setting.name}` | {default} | {setting.doc} |")
+    return "\n".join(rows)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from logto_auth.conf import logto_settings
+from logto_auth.conf import logto_settings, reference_table
 
 
 def test_defaults_and_live_reads(settings: Any) -> None:
@@ -41,3 +42,20 @@ def test_api_settings_default_to_no_resource_and_a_bounded_cache(settings: Any) 
 
     settings.LOGTO = {**settings.LOGTO, "API_RESOURCES": ["https://api.example.com"]}
     assert logto_settings.api_resources == ["https://api.example.com"]
+
+
+def test_readme_settings_reference_is_the_declared_table() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert reference_table() in readme
+
+
+def test_sync_interval_defaults_to_five_minutes_and_can_be_turned_off(settings: Any) -> None:
+    settings.LOGTO = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "a", "APP_SECRET": "s"}
+    assert logto_settings.sync_interval == 300
+
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": None}
+    assert logto_settings.sync_interval is None
+    assert logto_settings.problems() == []
+
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": 0}
+    assert [s.name for s, _ in logto_settings.problems() if s] == ["SYNC_INTERVAL"]

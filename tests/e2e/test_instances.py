@@ -10,10 +10,13 @@ the instances share.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +33,7 @@ __all__ = ["postgres_database", "redis_url"]  # fixtures, used by name below
 
 pytestmark = pytest.mark.e2e
 CONCURRENT = 20
+SYNC_INTERVAL = 2
 # Run by `manage.py shell` with the instances' settings: mark every access token of the
 # session SESSION_KEY expired, in the store the instances share.
 EXPIRE_ACCESS_TOKENS = """
@@ -51,6 +55,7 @@ class Instances:
     b: str
     provider: DevProvider
     env: dict[str, str]
+    users: Path
 
     def sign_in(self) -> tuple[requests.Session, requests.Session]:
         """Start on A, sign in at the provider, land the callback on B.
@@ -90,10 +95,16 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instan
         env["DJANGO_SESSION_ENGINE"] = "db"
     # Refresh tokens rotate on every use (and a reused one revokes the grant): the
     # concurrent-refresh test must then see exactly one refresh per token.
+    users = tmp_path / "users.json"
+    shutil.copy(ROOT / "devprovider" / "users.json", users)
     provider = DevProvider(
         DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=f"{b}/logto/back-channel-logout/",
         DEV_PROVIDER_ROTATE_REFRESH_TOKENS="1",
+        DEV_PROVIDER_USERS=str(users),
     ).start()
+    marker = request.node.get_closest_marker("sync_interval")
+    if marker is not None:
+        env["LOGTO_SYNC_INTERVAL"] = str(marker.args[0])
     # The balancer's public address is A's: the callback and sign-out return there.
     provider.register_site(a)
     env["LOGTO_ENDPOINT"] = provider.url
@@ -108,7 +119,7 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instan
         manage(env, "createcachetable")
         for command, port in ((gunicorn, port_a), (uvicorn, port_b)):
             servers.append(run_server(command, env, port, migrate=False))
-        yield Instances(a, b, provider, env)
+        yield Instances(a, b, provider, env, users)
     finally:
         for server in servers:
             server.terminate()
@@ -168,3 +179,30 @@ def test_concurrent_requests_across_instances_refresh_once(instances: Instances)
     # /profile/ needs two access tokens, each through one refresh for all 20 requests:
     # userinfo's (expired above) and the demo API's (not fetched yet).
     assert refreshes == 2
+
+
+@pytest.mark.sync_interval(SYNC_INTERVAL)
+def test_rights_follow_logto_on_both_instances_within_the_sync_interval(
+    instances: Instances,
+) -> None:
+    browser, _ = instances.sign_in()
+    assert browser.get(f"{instances.a}/admin/").status_code == 200
+    users = json.loads(instances.users.read_text())
+    for user in users:
+        if user["username"] == "alice":
+            user["roles"] = []
+    instances.users.write_text(json.dumps(users))
+
+    time.sleep(SYNC_INTERVAL + 0.2)
+    demoted = browser.get(f"{instances.b}/admin/")
+
+    assert demoted.status_code == 403
+    assert "No access" in demoted.text
+    assert browser.get(f"{instances.a}/admin/").status_code == 403
+
+    instances.provider.set_user_state("alice0k7x2qm", "suspend")
+    time.sleep(SYNC_INTERVAL + 0.2)
+    signed_out = browser.get(f"{instances.a}/")
+
+    assert signed_out.status_code == 401
+    assert "Not authenticated" in browser.get(f"{instances.b}/").text
