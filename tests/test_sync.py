@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from logto_auth.models import LogtoIdentity
 from logto_auth.sessions import SYNCED_KEY
 from tests.conftest import PrivateProvider, Site
-from tests.test_client import context_of
+from tests.test_context import context_of
 
 pytestmark = pytest.mark.urls("tests.urls")
 INTERVAL = 1.0
