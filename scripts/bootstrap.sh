@@ -4,9 +4,21 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
-PY="${PYTHON:-python3}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+newest_python() {  # the newest CPython 3.12+ on PATH or in pyenv's versions (Django 6.1 needs 3.12)
+  local version candidate
+  for version in 3.13 3.12; do
+    for candidate in "$(command -v "python$version" 2>/dev/null)" \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+      [ -x "$candidate" ] && "$candidate" -c 'import sys' 2>/dev/null && { echo "$candidate"; return; }
+    done
+  done
+  echo "Python 3.12 or newer is needed (the demo and the full test run use Django 6.1)." >&2
+  exit 1
+}
+PY="${PYTHON:-$(newest_python)}"
 
 stamp_ok() {  # stamp_ok NAME FILES... : true when FILES are unchanged since the last install
   local name=$1; shift
@@ -18,8 +30,12 @@ stamp_save() { mv "$VENV/.stamp-$1.new" "$VENV/.stamp-$1"; }
 
 python_env() {  # python_env REQUIREMENTS_FILE
   local requirements=$1
+  if [ -x "$VENV/bin/python" ] && [ "$("$VENV/bin/python" -c 'import sys; print(sys.version_info[:2])')" != "$("$PY" -c 'import sys; print(sys.version_info[:2])')" ]; then
+    say "Replacing .venv: it was made with another Python than $PY"
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
-    say "Creating the virtualenv in .venv"
+    say "Creating the virtualenv in .venv ($("$PY" --version))"
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --upgrade pip
   fi

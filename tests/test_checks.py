@@ -9,6 +9,7 @@ from django.core.management.base import SystemCheckError
 
 from logto_auth import checks
 
+pytestmark = pytest.mark.django_db  # Django 6.1's model checks ask the database
 VALID = {"ENDPOINT": "https://tenant.logto.app", "APP_ID": "app", "APP_SECRET": "secret"}
 
 
