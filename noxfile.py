@@ -54,9 +54,9 @@ def requirements(django: str) -> list[str]:
     for file in ("requirements.txt", "requirements-dev.txt"):
         for line in (ROOT / file).read_text().splitlines():
             line = line.split("#")[0].strip()
-            if line and not line.startswith("-r"):
-                if re.split(r"[=<>\[]", line)[0].lower() not in names:
-                    pins.append(line)
+            name = re.split(r"[=<>\[]", line)[0].lower()
+            if line and not line.startswith("-r") and name not in names:
+                pins.append(line)
     return [*pins, *DJANGO[django]]
 
 

@@ -97,7 +97,7 @@ def refresh_lock(session_key: str) -> Iterator[None]:
 def _release(key: str, token: str) -> None:
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        redis = backend._cache  # type: ignore[attr-defined]
+        redis: Any = backend._cache  # Django's RedisCacheClient: a client and a serializer
         client = redis.get_client(key, write=True)
         serialized = redis._serializer.dumps(token)
         client.eval(RELEASE_SCRIPT, 1, backend.make_and_validate_key(key), serialized)
@@ -132,7 +132,7 @@ def forget(session: SessionBase) -> None:
 
 def remember(session: SessionBase, claims: dict[str, Any]) -> None:
     """Index ``session`` under the Logto session and user of ``claims`` (at sign-in)."""
-    sid = claims.get("sid") if isinstance(claims.get("sid"), str) else ""
+    sid = claims["sid"] if isinstance(claims.get("sid"), str) else ""
     sub = str(claims["sub"])
     if isinstance(session, CookieSession):
         session[MARKER_KEY] = [sid, sub, time.time()]

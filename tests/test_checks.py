@@ -22,10 +22,10 @@ def shared_cache(settings: Any) -> None:
 
 
 def ids(**kwargs: Any) -> list[str]:
-    found = []
+    found: list[str] = []
     for check in registry.registry.get_checks():
         if check.__module__ == checks.__name__:
-            found += [message.id for message in check(app_configs=None)]
+            found += [str(message.id) for message in check(app_configs=None, databases=None)]
     return found
 
 
