@@ -70,11 +70,11 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def run_server(
-    command: list[str], env: dict[str, str], port: int, *, migrate: bool = True
+    command: list[str], env: dict[str, str], port: int, *, migrate: bool = True, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
     if migrate:
         manage(env, "migrate", "--noinput", "-v", "0")
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(command, cwd=cwd, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
