@@ -148,6 +148,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"expected_refusals": {"()": "config.logfilters.ExpectedRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"logto_auth": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "logto_auth": {"handlers": ["console"], "level": "INFO"},
+        # A 403 is a refusal the site meant: one line, no traceback.
+        "django.request": {
+            "handlers": ["console"],
+            "level": "WARNING",
+            "filters": ["expected_refusals"],
+            "propagate": False,
+        },
+    },
 }
