@@ -121,7 +121,7 @@ export function loginPage({ uid, params, users, error, username }) {
     </form>
     <h2>Demo users</h2>
     ${demoUsersTable(users)}
-    <p class="note">Demo accounts of this development provider: their passwords are no secret.</p>
+    <p class="note">These are demo accounts: their passwords are no secret.</p>
     <h2>This request</h2>
     <table>
       ${asked}
