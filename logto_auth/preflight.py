@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.shortcuts import resolve_url
+from django.urls import reverse
 
 from logto_auth.conf import logto_settings
 from logto_auth.endpoints import client_auth
@@ -33,7 +34,6 @@ from logto_auth.transport import Answer, exchange
 
 logger = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/logto/callback/"
 CONSOLE = "in the Logto Console"
 
 
@@ -50,7 +50,6 @@ class Result:
 @dataclass
 class Preflight:
     site: str
-    callback_path: str = CALLBACK_PATH
     results: list[Result] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -64,7 +63,7 @@ class Preflight:
 
     @property
     def callback(self) -> str:
-        return urllib.parse.urljoin(self.site, self.callback_path)
+        return urllib.parse.urljoin(self.site, reverse("logto_auth:callback"))
 
     @property
     def post_logout(self) -> str:
@@ -246,13 +245,8 @@ class Preflight:
 
 
 def client_checks() -> list[str]:
-    return [
-        "APP_ID",
-        "APP_SECRET",
-        "redirect URI",
-        *(f"resource {r}" for r in resources()),
-        "post-logout redirect URI",
-    ]
+    named = [f"resource {resource}" for resource in resources()]
+    return ["APP_ID", "APP_SECRET", "redirect URI", *named, "post-logout redirect URI"]
 
 
 def refused(answer: Answer, error: str) -> bool:
