@@ -101,7 +101,14 @@ elif os.environ.get("DJANGO_DATABASE_CACHE", "").lower() in ("1", "true", "yes",
 if os.environ.get("DJANGO_SESSION_ENGINE"):
     SESSION_ENGINE = f"django.contrib.sessions.backends.{os.environ['DJANGO_SESSION_ENGINE']}"
 
-LOGTO_API_RESOURCE = os.environ.get("LOGTO_API_RESOURCE", "http://127.0.0.1:8000/api")
+# The dev provider (the default endpoint) has the demo's API resource; a real tenant has it
+# only once it is created in the Console, and asking Logto for a resource it lacks fails
+# every sign-in (invalid_target). So the demo asks for it only from the dev provider or when
+# LOGTO_API_RESOURCE / LOGTO_RESOURCES say so.
+DEV_PROVIDER_API = "http://127.0.0.1:8000/api"
+LOGTO_API_RESOURCE = os.environ.get(
+    "LOGTO_API_RESOURCE", "" if "LOGTO_ENDPOINT" in os.environ else DEV_PROVIDER_API
+)
 LOGTO = {
     "ENDPOINT": os.environ.get("LOGTO_ENDPOINT", "http://127.0.0.1:3001"),
     "APP_ID": os.environ.get("LOGTO_APP_ID", "django-demo"),
@@ -109,7 +116,7 @@ LOGTO = {
     "SCOPES": env_list(
         "LOGTO_SCOPES",
         "email roles urn:logto:scope:organizations urn:logto:scope:organization_roles "
-        "custom_data identities read:profile",
+        "custom_data identities" + (" read:profile" if LOGTO_API_RESOURCE else ""),
     ),
     "RESOURCES": env_list("LOGTO_RESOURCES", LOGTO_API_RESOURCE),
     # The demo's rights: Logto role admin -> staff + superuser, staff -> staff in "Staff"
@@ -120,7 +127,7 @@ LOGTO = {
     },
     "CONSOLE_URL": os.environ.get("LOGTO_CONSOLE_URL") or None,
     # The demo serves that API too (/api/me/): tokens for it are accepted.
-    "API_RESOURCES": [LOGTO_API_RESOURCE],
+    "API_RESOURCES": [LOGTO_API_RESOURCE] if LOGTO_API_RESOURCE else [],
     "WEBHOOK_SIGNING_KEY": os.environ.get("LOGTO_WEBHOOK_SIGNING_KEY", ""),
     "REVALIDATE_INTERVAL": int(os.environ.get("LOGTO_REVALIDATE_INTERVAL", "0")),
     # A signed-in user's rights follow a change of their Logto roles within this time.
@@ -141,6 +148,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"expected_refusals": {"()": "config.logfilters.ExpectedRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"logto_auth": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "logto_auth": {"handlers": ["console"], "level": "INFO"},
+        # A 403 is a refusal the site meant: one line, no traceback.
+        "django.request": {
+            "handlers": ["console"],
+            "level": "WARNING",
+            "filters": ["expected_refusals"],
+            "propagate": False,
+        },
+    },
 }

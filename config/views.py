@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -35,10 +36,40 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"provider_sign_out_url": provider_sign_out})
 
 
+# Claims that hold a time: seconds since the epoch, or milliseconds in Logto's own
+# (created_at, updated_at).
+TIME_CLAIMS = {"iat", "exp", "auth_time", "nbf", "created_at", "updated_at", "last_synced"}
+
+
+def readable(claims: dict[str, Any]) -> str:
+    """Claims as indented JSON, times spelled out as UTC dates."""
+
+    def spell(name: str, value: Any) -> Any:
+        if name in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > 10**11 else value
+            when = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return f"{when} ({value})"
+        return value
+
+    return json.dumps(
+        {name: spell(name, value) for name, value in claims.items()},
+        indent=2,
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     user_info = request.logto.fetch_user_info()  # type: ignore[attr-defined]
-    context = {"user_info": user_info, "api_answer": call_api_me(request)}
+    api_answer = call_api_me(request)
+    context = {
+        "claims_json": readable(request.logto.claims),  # type: ignore[attr-defined]
+        "user_info_json": readable(user_info),
+        "api_answer": api_answer,
+        "api_json": readable(api_answer["body"]),
+        "api_resource": settings.LOGTO_API_RESOURCE,
+    }
     return render(request, "profile.html", context)
 
 
@@ -49,16 +80,19 @@ def call_api_me(request: HttpRequest) -> dict[str, Any]:
     client meets. A call over HTTP to this very site would tie up a second worker (and
     deadlock a single-worker server) to learn nothing more.
     """
+    if not settings.LOGTO_API_RESOURCE:  # a tenant without the demo's API resource
+        return {"status": None, "body": {}, "configured": False}
     token = request.logto.get_access_token(settings.LOGTO_API_RESOURCE)  # type: ignore[attr-defined]
     if token is None:  # signed in with a password, not through Logto
-        return {"status": None, "body": {}}
+        return {"status": None, "body": {}, "configured": True}
     api_request = HttpRequest()
     api_request.method = "GET"
     api_request.path = api_request.path_info = "/api/me/"
     api_request.META = {**request.META, "HTTP_AUTHORIZATION": f"Bearer {token}"}
     api_request.META.pop("HTTP_COOKIE", None)
     response = api_me(api_request)
-    return {"status": response.status_code, "body": json.loads(response.content)}
+    body = json.loads(response.content)
+    return {"status": response.status_code, "body": body, "configured": True}
 
 
 def _caller(token: LogtoToken) -> dict[str, Any]:

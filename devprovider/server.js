@@ -9,6 +9,9 @@
 //   Logto dev provider listening on http://HOST:PORT (issuer http://HOST:PORT/oidc)
 // Everything else (one line per request, errors) goes to stderr.
 
+// First: it must run before oidc-provider's module evaluates (see lib/quiet.js).
+import './lib/quiet.js';
+
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';

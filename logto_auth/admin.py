@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.utils.html import format_html, format_html_join
 
 from logto_auth.conf import logto_settings
@@ -64,6 +65,22 @@ class LogtoIdentityInline(ReadOnlyMixin, IdentityDisplayMixin, admin.StackedInli
     verbose_name_plural = "Logto"
 
 
+class PasswordNoticeWidget(ReadOnlyPasswordHashWidget):
+    """The password row of a user who cannot be given a password here: no button."""
+
+    template_name = "logto_auth/widgets/password.html"
+
+    def __init__(self, *, managed_by_logto: bool) -> None:
+        super().__init__()
+        self.managed_by_logto = managed_by_logto
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        return {
+            **super().get_context(name, value, attrs),
+            "managed_by_logto": self.managed_by_logto,
+        }
+
+
 class LogtoUserAdminMixin:
     """Show the Logto side on a user admin. Mixed into the registered one automatically."""
 
@@ -87,6 +104,26 @@ class LogtoUserAdminMixin:
             # The role mapping sets these at every sign-in: edit roles in Logto instead.
             fields += [flag for flag in rights_for([], {}).flags if flag not in fields]
         return fields
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        logto_user = obj is not None and getattr(obj, "logto_identity", None) is not None
+        may_set = self.has_change_permission(request, obj) and (  # type: ignore[attr-defined]
+            not logto_user or logto_settings.admin_password_login
+        )
+        if obj is None or may_set or "password" not in form.base_fields:
+            return form
+
+        class NoPasswordButton(form):  # type: ignore[misc, valid-type]
+            # Django's "Set password" button leads a view-only user to a bare 403, and a
+            # Logto user's password lives in Logto.
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                field = self.fields["password"]
+                field.widget = PasswordNoticeWidget(managed_by_logto=logto_user)
+                field.help_text = ""
+
+        return NoPasswordButton
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("logto_identity")  # type: ignore[misc, no-any-return]

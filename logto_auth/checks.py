@@ -8,12 +8,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.shortcuts import resolve_url
+from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
 from logto_auth.conf import SETTINGS, logto_settings
 
 MIDDLEWARE = "logto_auth.middleware.LogtoMiddleware"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 BACKEND = "logto_auth.backends.LogtoBackend"
 HINTS = {
     "logto_auth.E002": "Copy it from the application's page in the Logto Console.",
@@ -75,7 +78,8 @@ def check_endpoint_https(**kwargs: Any) -> list[CheckMessage]:
     if settings.DEBUG or not isinstance(endpoint, str) or not endpoint:
         return []
     parts = urllib.parse.urlsplit(endpoint)
-    if parts.scheme == "https" or _is_loopback(parts.hostname or ""):
+    # Only plain http is reported here; anything else that is no origin is E011.
+    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
         return []
     return [
         Error(
@@ -84,6 +88,58 @@ def check_endpoint_https(**kwargs: Any) -> list[CheckMessage]:
             id="logto_auth.E008",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_endpoint_shape(**kwargs: Any) -> list[CheckMessage]:
+    endpoint = logto_settings.raw.get("ENDPOINT")
+    if not isinstance(endpoint, str) or not endpoint:
+        return []  # E002 reports it
+    parts = urllib.parse.urlsplit(endpoint)
+    path = parts.path.rstrip("/")
+    if path.endswith("/oidc"):
+        base = endpoint.rstrip("/").removesuffix("/oidc")
+        return [
+            Error(
+                f"LOGTO['ENDPOINT'] ({endpoint}) ends in /oidc.",
+                hint=f"Logto serves OpenID Connect under {{ENDPOINT}}/oidc: set it to {base}.",
+                id="logto_auth.E010",
+            )
+        ]
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "has no http(s) scheme and host"
+    elif path or parts.query or parts.fragment:
+        problem = "has a path, query or fragment"
+    else:
+        return []
+    return [
+        Error(
+            f"LOGTO['ENDPOINT'] ({endpoint}) {problem}.",
+            hint="Use the origin of your Logto tenant, e.g. https://your-tenant.logto.app "
+            "(the Endpoint shown in the Console's application details, without /oidc).",
+            id="logto_auth.E011",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_login_url(**kwargs: Any) -> list[CheckMessage]:
+    # login_required and the admin send anonymous users to LOGIN_URL: Django's default,
+    # /accounts/login/, is a 404 on a site that signs in through Logto.
+    target = resolve_url(settings.LOGIN_URL)
+    if urllib.parse.urlsplit(target).netloc:
+        return []
+    try:
+        resolve(urllib.parse.urlsplit(target).path)
+    except Resolver404:
+        return [
+            Warning(
+                f"LOGIN_URL ({settings.LOGIN_URL}) does not resolve to a view of this site.",
+                hint="Set LOGIN_URL = 'logto_auth:sign_in' (and include('logto_auth.urls')).",
+                id="logto_auth.W013",
+            )
+        ]
+    return []
 
 
 def _is_loopback(host: str) -> bool:
@@ -106,14 +162,22 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
                 id="logto_auth.E005",
             )
         ]
-    if SESSION_MIDDLEWARE in middleware and middleware.index(SESSION_MIDDLEWARE) > middleware.index(
-        MIDDLEWARE
-    ):
+    position = middleware.index(MIDDLEWARE)
+    if SESSION_MIDDLEWARE in middleware and middleware.index(SESSION_MIDDLEWARE) > position:
         return [
             Error(
                 f"'{MIDDLEWARE}' comes before '{SESSION_MIDDLEWARE}'.",
                 hint="Move LogtoMiddleware after SessionMiddleware: it reads the session.",
                 id="logto_auth.E006",
+            )
+        ]
+    if AUTH_MIDDLEWARE in middleware and middleware.index(AUTH_MIDDLEWARE) > position:
+        return [
+            Error(
+                f"'{MIDDLEWARE}' comes before '{AUTH_MIDDLEWARE}'.",
+                hint="Move LogtoMiddleware after AuthenticationMiddleware: it works on "
+                "request.user, which AuthenticationMiddleware sets.",
+                id="logto_auth.E012",
             )
         ]
     return []

@@ -36,7 +36,7 @@ def revoke(refresh_token: str) -> None:
         endpoint = provider().metadata().get("revocation_endpoint")
         if isinstance(endpoint, str):
             data = {"token": refresh_token, "token_type_hint": "refresh_token"}
-            fetch_json(endpoint, data=data, headers=_client_auth(), expect_json=False)
+            fetch_json(endpoint, data=data, headers=client_auth(), expect_json=False)
     except LogtoError as error:
         logger.warning("Could not revoke the refresh token at sign-out: %s", error)
 
@@ -48,12 +48,12 @@ def refresh_token_is_active(refresh_token: str) -> bool:
     if not isinstance(endpoint, str):
         raise ProviderError("The sign-in service has no introspection endpoint.")
     data = {"token": refresh_token, "token_type_hint": "refresh_token"}
-    answer = fetch_json(endpoint, data=data, headers=_client_auth())
+    answer = fetch_json(endpoint, data=data, headers=client_auth())
     return isinstance(answer, dict) and answer.get("active") is True
 
 
 @sensitive_variables()
-def _client_auth() -> dict[str, str]:
+def client_auth() -> dict[str, str]:
     """The ``Authorization`` header of client_secret_basic (RFC 6749 section 2.3.1)."""
     pair = ":".join(
         urllib.parse.quote(v, safe="") for v in (logto_settings.app_id, logto_settings.app_secret)

@@ -8,6 +8,10 @@ class LogtoError(Exception):
 
     status = 400
     title = "Sign-in failed"
+    #: The OAuth error code the provider reported, if any.
+    code = ""
+    #: The fix, for the site's administrator: shown apart from the message, and logged.
+    admin_hint = ""
 
 
 class SignInError(LogtoError):

@@ -22,7 +22,7 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore as Cook
 from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import claims, sdk, sessions
+from logto_auth import claims, explain, sdk, sessions
 from logto_auth.conf import logto_settings
 from logto_auth.endpoints import revoke, user_info
 from logto_auth.exceptions import LogtoError, SignInError
@@ -106,9 +106,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     if "error" in query:
         error = query["error"][0]
         logger.info("Sign-in ended at the provider with error %r", error)
-        if error == "access_denied":
-            raise SignInError("Sign-in was cancelled.")
-        raise SignInError(f"The sign-in service reported an error ({error}).")
+        raise explain.provider_error(error, query.get("error_description", [""])[0])
     _check_issuer(query.get("iss", [None])[0])
 
     buffer = DictStorage({"signInSession": entry["sdk"]})

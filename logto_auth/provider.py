@@ -5,8 +5,8 @@ other processes start warm), which makes a steady-state sign-in cost one provide
 the token request. Keys are refetched when a token names a ``kid`` we have not seen,
 at most once per ``KEY_REFETCH_INTERVAL`` per process, so that forged ``kid`` values
 cost neither provider calls nor shared-cache reads. Userinfo, revocation and
-introspection go through ``fetch_json`` too: one timeout, one error mapping
-(``map_error``, which ``sdk.py`` applies to the SDK's own HTTP stack as well).
+introspection go through ``fetch_json`` too (``transport.py``): one timeout, one error
+mapping.
 
 Everything here is synchronous: call it from sync code (or through ``sync_to_async``).
 """
@@ -14,24 +14,22 @@ Everything here is synchronous: call it from sync code (or through ``sync_to_asy
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import jwt
-import pydantic
 from django.core.cache import cache
-from django.views.decorators.debug import sensitive_variables
 
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import InvalidToken, LogtoError, ProviderError, ProviderUnavailable
+from logto_auth.exceptions import InvalidToken, ProviderError
+
+# The HTTP door lives in transport.py; sdk.py and endpoints.py reach it through here.
+from logto_auth.transport import PROVIDER_FAILURES, fetch_json, map_error
+
+__all__ = ["PROVIDER_FAILURES", "ProviderCache", "fetch_json", "map_error", "provider"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,59 +52,6 @@ KEY_TYPES: dict[str, tuple[str, str | None]] = {
     "PS512": ("RSA", None),
     "EdDSA": ("OKP", None),
 }
-
-
-def map_error(error: BaseException) -> LogtoError:
-    """Return the ``LogtoError`` for a failed provider call (either HTTP stack)."""
-    if isinstance(error, LogtoError):
-        return error
-    if isinstance(error, TimeoutError):
-        logger.warning("Provider call timed out after %ss", logto_settings.timeout)
-        return ProviderUnavailable("The sign-in service did not answer in time.")
-    if isinstance(error, urllib.error.HTTPError):
-        logger.warning("Provider answered %s for %s", error.code, error.url)
-        return ProviderError(f"The sign-in service answered HTTP {error.code}.")
-    if isinstance(error, urllib.error.URLError | ConnectionError | aiohttp.ClientConnectionError):
-        logger.warning("Provider unreachable: %s", error)
-        return ProviderUnavailable("The sign-in service could not be reached.")
-    logger.warning("Unexpected answer from the provider: %r", error)
-    return ProviderError("The sign-in service sent an unexpected answer.")
-
-
-# What a provider call may raise besides LogtoError, for map_error.
-PROVIDER_FAILURES = (
-    TimeoutError,
-    OSError,
-    aiohttp.ClientError,
-    pydantic.ValidationError,
-    jwt.PyJWTError,
-    ValueError,
-)
-
-
-@sensitive_variables()
-def fetch_json(
-    url: str,
-    *,
-    data: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-    expect_json: bool = True,
-) -> Any:
-    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON.
-
-    With ``expect_json=False`` the body is ignored and ``None`` returned.
-    """
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ProviderError(f"Refusing to fetch a non-HTTP URL: {url}")
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    all_headers = {"Accept": "application/json", **(headers or {})}
-    request = urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=logto_settings.timeout) as response:  # noqa: S310
-            body = response.read()
-        return json.loads(body) if expect_json else None
-    except PROVIDER_FAILURES as error:
-        raise map_error(error) from error
 
 
 @dataclass

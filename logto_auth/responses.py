@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
+from logto_auth import explain
 from logto_auth.exceptions import InvalidSignature, LogtoError, ProviderError
 
 if TYPE_CHECKING:
@@ -19,7 +21,20 @@ logger = logging.getLogger(__name__)
 def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
     """Render the readable error page for ``error`` with its HTTP status."""
     logger.warning("%s %s: %s (%s)", request.method, request.path, error, type(error).__name__)
-    context = {"title": error.title, "message": str(error), "status": error.status}
+    admin_hint = error.admin_hint.replace(
+        explain.CALLBACK, request.build_absolute_uri(reverse("logto_auth:callback"))
+    )
+    if admin_hint:
+        logger.warning("To fix: %s", admin_hint)
+    context = {
+        "title": error.title,
+        "message": str(error),
+        "status": error.status,
+        "code": error.code,
+        "admin_hint": admin_hint,
+        # A cancelled sign-in is the user's choice: no alarm, a way back.
+        "cancelled": error.code == "access_denied",
+    }
     return render(request, "logto_auth/error.html", context, status=error.status)
 
 

@@ -25,6 +25,7 @@ from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
 
+from logto_auth import explain
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     AccessDenied,
@@ -32,7 +33,6 @@ from logto_auth.exceptions import (
     InvalidToken,
     LogtoError,
     ProviderError,
-    SignInError,
 )
 from logto_auth.provider import PROVIDER_FAILURES, map_error, provider
 from logto_auth.storage import DictStorage, SessionStorage
@@ -150,8 +150,9 @@ def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> 
             raise InvalidGrant("The sign-in service no longer honours this sign-in.") from error
         if code == "access_denied":
             raise AccessDenied(f"The sign-in service refused access ({code}).") from error
-        if code in REQUEST_ERRORS:
-            raise SignInError(f"The sign-in service refused the request ({code}).") from error
+        if code in REQUEST_ERRORS or code == "invalid_client":
+            # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
+            raise explain.provider_error(code) from error
         raise ProviderError("The sign-in service refused the request.") from error
     except LogtoError:
         raise

@@ -14,6 +14,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -85,6 +86,11 @@ class SignInView(LogtoView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         params = {**self.default_params, **pass_through_params(request.GET)}
+        language = get_language()
+        if language and "ui_locales" not in params:
+            # Logto's page in the language of the site (BCP 47: en-us -> en-US).
+            lang, _, region = language.partition("-")
+            params["ui_locales"] = f"{lang}-{region.upper()}" if len(region) == 2 else language
         url = flow.begin_sign_in(
             request.session,
             request.build_absolute_uri(reverse("logto_auth:callback")),

@@ -47,7 +47,7 @@ python_env() {  # python_env REQUIREMENTS_FILE
 }
 
 node_env() {
-  command -v node >/dev/null || { echo "Node.js 20+ is needed for the dev provider." >&2; exit 1; }
+  command -v node >/dev/null || { echo "Node.js 22 LTS (or 20) is needed for the dev provider." >&2; exit 1; }
   if ! stamp_ok npm devprovider/package-lock.json || [ ! -d devprovider/node_modules ]; then
     say "Installing the dev provider's npm packages"
     (cd devprovider && npm ci --no-audit --no-fund --loglevel=error)

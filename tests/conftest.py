@@ -191,3 +191,14 @@ def private_provider(tmp_path: Path, settings: Any) -> Iterator[PrivateProvider]
     settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url}
     yield started
     started.stop()
+
+
+@pytest.fixture
+def tenant_without_api(tmp_path: Path) -> Iterator[DevProvider]:
+    """A dev provider whose tenant has no API resource, like a fresh Logto tenant."""
+    tenant = tmp_path / "tenant.json"
+    tenant.write_text(json.dumps({"resources": [], "roles": {}, "organization_roles": {}}))
+    started = DevProvider(DEV_PROVIDER_TENANT=str(tenant)).start()
+    started.register_site(TEST_CLIENT_ORIGIN)
+    yield started
+    started.stop()

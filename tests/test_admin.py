@@ -146,3 +146,37 @@ def test_flags_the_mapping_manages_are_read_only_for_logto_users(signed_in_team:
     assert 'name="is_staff"' not in bob_page
     assert 'name="is_superuser"' not in bob_page
     assert 'name="is_staff"' in local_page
+
+
+def test_no_access_page_links_back_to_the_site(wsgi_site: Site, dev_provider: DevProvider) -> None:
+    wsgi_site.sign_in(dev_provider, "carol")
+    page = wsgi_site.get("/admin/", follow=True).content.decode()
+    assert '<a class="button" href="/">Back to the site</a>' in page
+
+
+def test_view_only_staff_are_not_offered_set_password(
+    wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    other = wsgi_site.__class__("wsgi")
+    other.sign_in(dev_provider, "alice")
+    wsgi_site.sign_in(dev_provider, "bob")  # staff with view permissions only
+    alice = get_user_model().objects.get(logto_identity__sub="alice0k7x2qm")
+
+    page = wsgi_site.get(f"/admin/auth/user/{alice.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"Set password" not in page.content
+    assert b"../password/" not in page.content
+    assert b"the password is managed there" in page.content
+
+
+def test_superusers_keep_set_password_for_users_without_logto(
+    wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    local = get_user_model().objects.create_user("local", password=None)
+    wsgi_site.sign_in(dev_provider, "alice")
+
+    page = wsgi_site.get(f"/admin/auth/user/{local.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"Set password" in page.content

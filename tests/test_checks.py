@@ -41,6 +41,8 @@ def test_checks_are_bound() -> None:
         "check_cache",
         "check_process_cache",
         "check_any_organization_admin",
+        "check_endpoint_shape",
+        "check_login_url",
     } <= bound
 
 
@@ -178,4 +180,64 @@ def test_admin_rights_for_a_role_in_any_organization_warn(settings: Any) -> None
     assert ids() == ["logto_auth.W012"]
 
     settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_ROLES": {"acme:admin": {"is_staff": True}}}
+    assert ids() == []
+
+
+def test_endpoint_ending_in_oidc_is_an_error_naming_the_endpoint_to_use(settings: Any) -> None:
+    settings.LOGTO = {**VALID, "ENDPOINT": "https://tenant.logto.app/oidc/"}
+    assert ids() == ["logto_auth.E010"]
+    with pytest.raises(
+        SystemCheckError, match=r"E010.*\n.*HINT.*set it to https://tenant.logto.app"
+    ):
+        call_command("check")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "tenant.logto.app",
+        "https://tenant.logto.app/sign-in",
+        "https://tenant.logto.app?x=1",
+        "https://tenant.logto.app#top",
+        "ftp://tenant.logto.app",
+    ],
+)
+def test_endpoint_that_is_not_an_origin_is_an_error(settings: Any, endpoint: str) -> None:
+    settings.LOGTO = {**VALID, "ENDPOINT": endpoint}
+    assert ids() == ["logto_auth.E011"]
+    with pytest.raises(SystemCheckError, match="E011"):
+        call_command("check")
+
+
+def test_endpoint_with_a_trailing_slash_is_fine(settings: Any) -> None:
+    settings.LOGTO = {**VALID, "ENDPOINT": "https://tenant.logto.app/"}
+    assert ids() == []
+
+
+def test_middleware_before_authentication_middleware_is_an_error(settings: Any) -> None:
+    settings.LOGTO = VALID
+    others = [m for m in settings.MIDDLEWARE if m != checks.MIDDLEWARE]
+    auth = others.index(checks.AUTH_MIDDLEWARE)
+    settings.MIDDLEWARE = [*others[:auth], checks.MIDDLEWARE, *others[auth:]]
+    assert ids() == ["logto_auth.E012"]
+    with pytest.raises(SystemCheckError, match="E012"):
+        call_command("check")
+
+
+def test_login_url_left_at_djangos_unrouted_default_warns(
+    settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.LOGTO = VALID
+    settings.LOGIN_URL = "/accounts/login/"
+    assert ids() == ["logto_auth.W013"]
+    call_command("check")
+    assert "logto_auth.W013" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "login_url", ["logto_auth:sign_in", "/logto/sign-in/", "https://sso.example.com/login"]
+)
+def test_login_url_that_resolves_or_leaves_the_site_is_fine(settings: Any, login_url: str) -> None:
+    settings.LOGTO = VALID
+    settings.LOGIN_URL = login_url
     assert ids() == []

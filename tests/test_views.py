@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from logto_auth.endpoints import refresh_token_is_active
 from logto_auth.provider import provider
@@ -449,3 +450,22 @@ def test_sign_out_goes_on_when_revocation_fails(
     assert response["Location"].startswith(f"{dev_provider.issuer}/session/end?")
     assert b"Not authenticated" in site.get("/").content
     assert "Could not revoke the refresh token" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("language", "sent"), [("fr", "fr"), ("en-us", "en-US"), ("zh-hans", "zh-hans")]
+)
+def test_sign_in_sends_the_active_language_as_ui_locales(
+    wsgi_site: Site, dev_provider: DevProvider, language: str, sent: str
+) -> None:
+    with translation.override(language):
+        url = wsgi_site.sign_in_url()
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["ui_locales"] == [sent]
+
+
+def test_a_links_own_ui_locales_wins_over_the_active_language(
+    wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    with translation.override("fr"):
+        url = wsgi_site.sign_in_url(ui_locales="de")
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["ui_locales"] == ["de"]

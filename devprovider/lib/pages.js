@@ -50,12 +50,13 @@ function demoUsersTable(users) {
   const rows = users.map((user) => `
       <tr>
         <td><code>${escapeHtml(user.username)}</code></td>
+        <td><code class="password">${escapeHtml(user.password ?? '')}</code></td>
         <td>${escapeHtml(user.name ?? '(no name)')}</td>
         <td>${escapeHtml((user.roles ?? []).join(', ') || '—')}</td>
         <td>${escapeHtml((user.organizations ?? []).map((o) => `${o.name} (${(o.roles ?? []).join(', ')})`).join('; ') || '—')}</td>
       </tr>`).join('');
   return `<table>
-      <thead><tr><th>Username</th><th>Name</th><th>Roles</th><th>Organizations</th></tr></thead>
+      <thead><tr><th>Username</th><th>Password</th><th>Name</th><th>Roles</th><th>Organizations</th></tr></thead>
       <tbody>${rows}
       </tbody>
     </table>`;
@@ -120,7 +121,7 @@ export function loginPage({ uid, params, users, error, username }) {
     </form>
     <h2>Demo users</h2>
     ${demoUsersTable(users)}
-    <p class="note">Passwords are in devprovider/README.md.</p>
+    <p class="note">These are demo accounts: their passwords are no secret.</p>
     <h2>This request</h2>
     <table>
       ${asked}

@@ -403,8 +403,24 @@ export function createProvider({
       clientCredentials: { enabled: true },
       // Advertised like Logto's (device_authorization_endpoint); not used by the app.
       deviceFlow: { enabled: true },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // Logto's (and oidc-provider's default) policies, stated so that oidc-provider does
+      // not print a NOTICE asking for them: a client revokes only its own tokens; a
+      // confidential client may introspect any token.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (ctx, client, token) => {
+          if (token.clientId !== client.clientId) {
+            if (client.clientAuthMethod === 'none') return false;
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          }
+          return true;
+        },
+      },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none'
+          || token.clientId === client.clientId,
+      },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

@@ -108,6 +108,7 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instan
     # The balancer's public address is A's: the callback and sign-out return there.
     provider.register_site(a)
     env["LOGTO_ENDPOINT"] = provider.url
+    env["LOGTO_API_RESOURCE"] = "http://127.0.0.1:8000/api"  # the dev provider's
     gunicorn = [
         *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
         *("--bind", f"127.0.0.1:{port_a}", "--workers", "1", "--threads", str(CONCURRENT)),

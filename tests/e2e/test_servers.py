@@ -97,6 +97,7 @@ def server(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOGTO_ENDPOINT": dev_provider.url,
+        "LOGTO_API_RESOURCE": "http://127.0.0.1:8000/api",  # the dev provider's
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
     }
@@ -131,7 +132,7 @@ def test_sign_in_profile_and_sign_out(server: str, dev_provider: DevProvider) ->
     assert "organization_data" in profile.text
     assert "Engineering" in profile.text
     # The profile page called the demo API with alice's access token for it.
-    assert "it answered\n    <strong>200</strong>" in profile.text
+    assert "it answered <strong>200</strong>" in profile.text
     home = browser.get(f"{server}/").text
     assert "Authenticated" in home
     assert "Alice Admin" in home

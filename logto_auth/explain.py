@@ -1,0 +1,108 @@
+"""What each error Logto reports means: a sentence for the user, the fix for the site owner.
+
+Most errors Logto sends back come from a misconfiguration (an API resource the tenant
+lacks, a wrong secret, an unregistered URI), not from the user: the user gets a calm page,
+and the site's administrator the setting to change, on that page and in the log.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import ProviderError, SignInError
+
+if TYPE_CHECKING:
+    from logto_auth.exceptions import LogtoError
+
+CHECK = "Run `python manage.py logto_check` to check every setting against the tenant."
+# The URL of this site's callback, filled in by the error page (responses.py).
+CALLBACK = "{callback}"
+
+
+def _resources() -> str:
+    found = list(dict.fromkeys(logto_settings.resources))
+    return ", ".join(found) if found else "(none)"
+
+
+def _hint(code: str) -> str:
+    app = logto_settings.app_id
+    hints = {
+        "invalid_target": (
+            "Logto does not know an API resource this site asks for (LOGTO['RESOURCES']: "
+            f"{_resources()}). Create it in the Logto Console under API resources, with "
+            "exactly that identifier, or remove it from LOGTO['RESOURCES']."
+        ),
+        "invalid_client": (
+            f"Logto refused this site's application credentials: check that LOGTO['APP_ID'] "
+            f"({app}) is a Traditional web application and copy its App secret from the "
+            "Console into LOGTO['APP_SECRET']."
+        ),
+        "invalid_redirect_uri": (
+            f"Add {CALLBACK} to the Redirect URIs of application {app} in the Logto Console "
+            "(matched exactly: scheme, host, port and trailing slash)."
+        ),
+        "access_denied": (
+            "Logto answered access_denied: the user cancelled, or Logto does not let this "
+            "user use the application (e.g. an organization or MFA requirement)."
+        ),
+        "consent_required": (
+            "Logto needs the user's consent but was asked to show no page (prompt=none). "
+            "Keep LOGTO['PROMPT'] = 'consent' and sign in without prompt=none."
+        ),
+        "login_required": (
+            "Logto has no signed-in session for a silent sign-in (prompt=none): send the "
+            "user to the sign-in view without prompt=none."
+        ),
+        "invalid_scope": (
+            "Logto does not know a scope this site asks for: check LOGTO['SCOPES'] "
+            f"({' '.join(logto_settings.scopes)}) and the API resources' permissions."
+        ),
+    }
+    found = hints.get(code, f"Logto reported {code!r}.")
+    return f"{found} {CHECK}"
+
+
+# Error code -> (exception class, title, what the user reads).
+PAGES: dict[str, tuple[type[LogtoError], str, str]] = {
+    "access_denied": (
+        SignInError,
+        "Sign-in cancelled",
+        "Sign-in was cancelled, so nothing has changed. You can go back to the site or try again.",
+    ),
+    "consent_required": (
+        SignInError,
+        "Your consent is needed",
+        "The sign-in service needs you to confirm what this site may access. Please sign in again.",
+    ),
+    "login_required": (
+        SignInError,
+        "Please sign in",
+        "You are not signed in at the sign-in service any more. Please sign in again.",
+    ),
+    "invalid_client": (
+        ProviderError,
+        "This site's sign-in is misconfigured",
+        "The sign-in service does not recognise this site. The site's administrator has been "
+        "told how to fix it; please try again later.",
+    ),
+}
+MISCONFIGURED = (
+    SignInError,
+    "This site's sign-in is misconfigured",
+    "The sign-in service refused this site's request, so you could not be signed in. It is "
+    "not something you did: the site's administrator has to fix a setting.",
+)
+
+
+def provider_error(code: str, description: str = "") -> LogtoError:
+    """Return the error to show for ``code``, reported by Logto at the callback or a token
+    request; its ``admin_hint`` names the fix."""
+    cls, title, message = PAGES.get(code, MISCONFIGURED)
+    error = cls(message if code in PAGES else f"{message} (error: {code})")
+    error.title = title
+    error.code = code
+    error.admin_hint = _hint(code)
+    if description:
+        error.admin_hint = f"Logto said: {description}. {error.admin_hint}"
+    return error

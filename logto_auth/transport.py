@@ -1,0 +1,145 @@
+"""Every HTTP call to the provider that is not the SDK's: one timeout, one error mapping.
+
+``fetch_json`` serves the calls of a sign-in (discovery, keys, userinfo, revocation,
+introspection) and raises a ``LogtoError`` for anything but a 2xx JSON answer;
+``exchange`` serves ``manage.py logto_check``, which needs to see the provider's refusals
+(status, headers, body, redirect) rather than have them mapped away. ``map_error`` is
+applied to the SDK's own HTTP stack as well (``sdk.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import jwt
+import pydantic
+from django.views.decorators.debug import sensitive_variables
+
+from logto_auth.conf import logto_settings
+from logto_auth.exceptions import LogtoError, ProviderError, ProviderUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def map_error(error: BaseException) -> LogtoError:
+    """Return the ``LogtoError`` for a failed provider call (either HTTP stack)."""
+    if isinstance(error, LogtoError):
+        return error
+    if isinstance(error, TimeoutError):
+        logger.warning("Provider call timed out after %ss", logto_settings.timeout)
+        return ProviderUnavailable("The sign-in service did not answer in time.")
+    if isinstance(error, urllib.error.HTTPError):
+        logger.warning("Provider answered %s for %s", error.code, error.url)
+        return ProviderError(f"The sign-in service answered HTTP {error.code}.")
+    if isinstance(error, urllib.error.URLError | ConnectionError | aiohttp.ClientConnectionError):
+        logger.warning("Provider unreachable: %s", error)
+        return ProviderUnavailable("The sign-in service could not be reached.")
+    logger.warning("Unexpected answer from the provider: %r", error)
+    return ProviderError("The sign-in service sent an unexpected answer.")
+
+
+# What a provider call may raise besides LogtoError, for map_error.
+PROVIDER_FAILURES = (
+    TimeoutError,
+    OSError,
+    aiohttp.ClientError,
+    pydantic.ValidationError,
+    jwt.PyJWTError,
+    ValueError,
+)
+
+
+def _request(
+    url: str, data: dict[str, str] | None, headers: dict[str, str] | None
+) -> urllib.request.Request:
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ProviderError(f"Refusing to fetch a non-HTTP URL: {url}")
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    all_headers = {"Accept": "application/json", **(headers or {})}
+    return urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310
+
+
+@sensitive_variables()
+def fetch_json(
+    url: str,
+    *,
+    data: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    expect_json: bool = True,
+) -> Any:
+    """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON.
+
+    With ``expect_json=False`` the body is ignored and ``None`` returned.
+    """
+    request = _request(url, data, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=logto_settings.timeout) as response:  # noqa: S310
+            body = response.read()
+        return json.loads(body) if expect_json else None
+    except PROVIDER_FAILURES as error:
+        raise map_error(error) from error
+
+
+@dataclass
+class Answer:
+    """What the provider answered, refusals and redirects included."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, or ``{}`` when it is not one (an HTML error page)."""
+        try:
+            value = json.loads(self.text)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def error(self) -> str:
+        """The OAuth ``error`` of the body or of the redirect's query, or ``""``."""
+        found = self.json().get("error")
+        if isinstance(found, str):
+            return found
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.header("location")).query)
+        return query.get("error", [""])[0]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is the answer itself: where it points tells the outcome
+
+
+@sensitive_variables()
+def exchange(
+    url: str, *, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Answer:
+    """GET (or POST ``data``) ``url`` once, following no redirect, and return the answer.
+
+    HTTP errors are answers too; only an unreachable or silent provider raises
+    (``ProviderUnavailable``).
+    """
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = _request(url, data, headers)
+    try:
+        try:
+            response = opener.open(request, timeout=logto_settings.timeout)
+        except urllib.error.HTTPError as refusal:
+            response = refusal
+        with response:
+            text = response.read(256 * 1024).decode("utf-8", "replace")
+            found = {name.lower(): value for name, value in response.headers.items()}
+            return Answer(response.status or 0, found, text)
+    except PROVIDER_FAILURES as error:
+        raise map_error(error) from error
