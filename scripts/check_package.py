@@ -11,6 +11,7 @@ Usage: .venv/bin/python scripts/check_package.py [--outdir DIR]
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,6 +26,9 @@ MUST = (
     "logto_auth/templates/logto_auth/error.html",
     "logto_auth/migrations/0001_initial.py",
 )
+# What a build reads: copied apart, so that no build/ or egg-info lands in the tree.
+SOURCES = ("pyproject.toml", "MANIFEST.in", "LICENSE", "PYPI.md", "logto_auth")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 NEVER = ("tests/", "config/", "devprovider/", "bench/", "scripts/", "templates/home", "manage.py")
 
 
@@ -50,12 +54,24 @@ def problems_of(archive: Path) -> list[str]:
     return found
 
 
+def copy_sources(dest: Path) -> None:
+    """Copy what a build reads to ``dest``."""
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, dest / name, ignore=IGNORED)
+        else:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, dest / name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outdir", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        outdir = args.outdir or Path(scratch)
+        outdir = args.outdir or Path(scratch) / "dist"
+        source = Path(scratch) / "source"
+        copy_sources(source)
         build = subprocess.run(
             [
                 sys.executable,
@@ -65,7 +81,7 @@ def main() -> int:
                 "--wheel",
                 "--outdir",
                 str(outdir),
-                str(ROOT),
+                str(source),
             ],
             capture_output=True,
             text=True,
