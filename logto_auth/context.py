@@ -136,7 +136,8 @@ class LogtoContext(Renewal):
 
     async def async_(self) -> None:
         """Like ``sync``, from async code (``async`` being a keyword, PEP 8's underscore)."""
-        await self._aload()
+        if logto_settings.sync_interval:  # else the session need not even be loaded
+            await self._aload()
         interval = self._interval(logto_settings.sync_interval, sessions.SYNCED_KEY)
         if interval is None:
             return
@@ -175,7 +176,8 @@ class LogtoContext(Renewal):
 
     async def arevalidate(self) -> bool:
         """Like ``revalidate``, from async code."""
-        await self._aload()
+        if logto_settings.revalidate_interval:
+            await self._aload()
         interval = self._interval(logto_settings.revalidate_interval, sessions.CHECKED_KEY)
         if interval is None:
             return True

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.contrib.auth import alogout, logout
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
+from django.core.exceptions import SynchronousOnlyOperation
 
 from logto_auth import claims, sdk, sessions
 from logto_auth.backends import logto_backend
@@ -47,7 +48,13 @@ class Renewal:
 
     @cached_property
     def _storage(self) -> SessionStorage:
-        return SessionStorage(self._request.session)
+        try:
+            return SessionStorage(self._request.session)
+        except SynchronousOnlyOperation as error:
+            raise SynchronousOnlyOperation(
+                "request.logto read an unloaded session in async code: await "
+                "request.logto.aget_claims() or ais_authenticated() first."
+            ) from error
 
     async def _aload(self) -> None:
         """Load the session with Django's async API: the sync readers then need no I/O."""
