@@ -1,7 +1,8 @@
 """Django sessions of Logto users, across processes.
 
 A lock per session serialises token refreshes (through Django's cache, shared by every
-instance when it is Redis, Memcached or the database cache); an index from Logto session
+instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` takes the
+same lock from async code, through the cache's async API); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
 delete, are ended through a revocation list that the middleware checks.
