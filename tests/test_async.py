@@ -57,6 +57,19 @@ def test_async_view_reads_the_claims_and_then_the_sync_properties(alice: Site) -
     assert answer["sub"] == answer["claims"]["sub"] == ALICE
 
 
+@pytest.mark.usefixtures("lazy_middleware")
+def test_sync_property_on_an_unloaded_database_session_names_the_async_twin(
+    dev_provider: DevProvider, db: None
+) -> None:
+    site = Site("asgi")  # database sessions, the settings' default
+    site.sign_in(dev_provider, "alice")
+
+    response = site.get("/async/unloaded/")
+
+    assert response.status_code == 500
+    assert b"await request.logto.aget_claims()" in response.content
+
+
 def test_anonymous_async_view_has_no_claims(asgi_site: Site) -> None:
     answer = asgi_site.get("/async/claims/").json()
 
@@ -111,6 +124,19 @@ def test_async_view_fetches_user_info(alice: Site) -> None:
 
     assert info["sub"] == ALICE
     assert {org["name"] for org in info["organization_data"]} == {"Acme", "Globex"}
+
+
+def test_provider_down_during_an_async_refresh_is_a_503_that_keeps_the_session(
+    asgi_site: Site, private_provider: PrivateProvider
+) -> None:
+    asgi_site.sign_in(private_provider, "alice")
+    expire_access_tokens(context_of(asgi_site))
+    private_provider.stop()
+
+    response = asgi_site.get("/async/token/")
+
+    assert response.status_code == 503
+    assert asgi_site.get("/async/claims/").json()["authenticated"] is True
 
 
 def test_rejected_refresh_in_an_async_view_shows_401_page_and_signs_out(alice: Site) -> None:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views import View
@@ -64,6 +65,13 @@ async def async_user_info(request: HttpRequest) -> JsonResponse:
     return JsonResponse(await request.logto.afetch_user_info())  # type: ignore[attr-defined]
 
 
+async def async_unloaded(request: HttpRequest) -> HttpResponse:
+    try:
+        return HttpResponse(str(request.logto.sub))  # type: ignore[attr-defined]
+    except SynchronousOnlyOperation as error:
+        return HttpResponse(str(error), status=500)
+
+
 urlpatterns = [
     *demo,
     path("need/admin/", logto_role_required(roles=["admin"])(ok)),
@@ -80,4 +88,5 @@ urlpatterns = [
     path("async/claims/", async_claims),
     path("async/token/", async_token),
     path("async/userinfo/", async_user_info),
+    path("async/unloaded/", async_unloaded),
 ]
