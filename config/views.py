@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -117,6 +118,8 @@ def api_organization(request: HttpRequest, organization_id: str) -> JsonResponse
     return JsonResponse(_caller(request.logto))  # type: ignore[attr-defined]
 
 
+# A bearer-token API answers 401 itself, never a redirect from LoginRequiredMiddleware.
+@method_decorator(login_not_required, name="dispatch")
 class DrfMeView(APIView):  # type: ignore[misc]
     """``/api/me/`` again, through Django REST framework."""
 

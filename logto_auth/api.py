@@ -13,6 +13,7 @@ import functools
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
@@ -115,6 +116,13 @@ def _protected(
 V = TypeVar("V", bound="Callable[..., HttpResponseBase | Awaitable[HttpResponseBase]]")
 
 
+def _open(view: V) -> V:
+    """Leave the caller's authentication to the bearer token: no CSRF check (a bearer
+    token is no ambient credential), no redirect to a login page from Django's
+    ``LoginRequiredMiddleware`` (an API answers 401, RFC 6750)."""
+    return login_not_required(csrf_exempt(view))
+
+
 @overload
 def logto_token_required(view: V) -> V: ...
 
@@ -141,8 +149,8 @@ def logto_token_required(
 
     Usable bare (``@logto_token_required``) or with arguments. With ``organization``,
     the token must be for an organization, and for the one in the URL keyword argument
-    ``organization_id`` when the view has one. The view is CSRF-exempt: a bearer token
-    is no ambient credential.
+    ``organization_id`` when the view has one. The view is CSRF-exempt (a bearer token
+    is no ambient credential) and ``login_not_required`` (it answers 401 itself).
     """
     options = {
         "scopes": tuple(scopes),
@@ -162,13 +170,13 @@ def logto_token_required(
                 refused = await sync_to_async(_protected)(request, kwargs, options)
                 return refused or await function(request, *args, **kwargs)
 
-            return csrf_exempt(async_wrapper)  # type: ignore[return-value]
+            return _open(async_wrapper)  # type: ignore[return-value]
 
         @functools.wraps(function)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             return _protected(request, kwargs, options) or function(request, *args, **kwargs)
 
-        return csrf_exempt(wrapper)  # type: ignore[return-value]
+        return _open(wrapper)  # type: ignore[return-value]
 
     return decorate(view) if view is not None else decorate
 
@@ -183,7 +191,7 @@ class LogtoTokenRequiredMixin:
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
-        return csrf_exempt(super().as_view(**initkwargs))  # type: ignore[misc]
+        return _open(super().as_view(**initkwargs))  # type: ignore[misc]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         options = {

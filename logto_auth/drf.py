@@ -12,7 +12,9 @@ View attributes read by these classes: ``required_scopes`` (a list, or a dict by
 method), ``logto_resource`` (default ``LOGTO['API_RESOURCES']``) and ``logto_organization``
 (accept organization tokens only, for the URL's ``organization_id`` when it has one).
 ``LogtoTokenAuthentication`` enforces them all, through the same policy as the view
-decorator, whatever the permission classes.
+decorator, whatever the permission classes. With Django's ``LoginRequiredMiddleware``,
+mark such views ``@method_decorator(login_not_required, name="dispatch")`` so that a
+request without a token gets DRF's 401, not a redirect to the login page.
 """
 
 from __future__ import annotations

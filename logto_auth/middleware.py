@@ -3,7 +3,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import logout
+from asgiref.sync import sync_to_async
+from django.contrib.auth import alogout, logout
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.deprecation import MiddlewareMixin
 
@@ -13,9 +14,11 @@ from logto_auth.exceptions import LogtoError
 from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 logger = logging.getLogger(__name__)
+
+REVOKED = "Ending a cookie session whose Logto session was logged out"
 
 
 class LogtoMiddleware(MiddlewareMixin):
@@ -29,18 +32,15 @@ class LogtoMiddleware(MiddlewareMixin):
 
     A ``LogtoError`` raised by a view (say, a refresh token the provider no longer
     honours) becomes a readable error page with the right status instead of a 500.
+
+    Sync and async capable: under ASGI it awaits the session, the cache, the refresh lock
+    and the provider (``aprocess_request``) instead of taking a thread for them.
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        if not hasattr(request, "session"):
-            raise ImproperlyConfigured(
-                "LogtoMiddleware needs request.session: put "
-                "'django.contrib.sessions.middleware.SessionMiddleware' before "
-                "'logto_auth.middleware.LogtoMiddleware' in MIDDLEWARE."
-            )
-        logto = request.logto = LogtoContext(request)  # type: ignore[attr-defined]
+        logto = self._attach(request)
         if sessions.is_revoked(request.session):
-            logger.info("Ending a cookie session whose Logto session was logged out")
+            logger.info(REVOKED)
             logout(request)
             return None
         try:
@@ -49,6 +49,36 @@ class LogtoMiddleware(MiddlewareMixin):
         except LogtoError as error:
             return error_response(request, error)
         return None
+
+    async def aprocess_request(self, request: HttpRequest) -> HttpResponse | None:
+        """Like ``process_request``, under ASGI: the session, cache and lock awaited."""
+        logto = self._attach(request)
+        if await sessions.ais_revoked(request.session):
+            logger.info(REVOKED)
+            await alogout(request)
+            return None
+        try:
+            if await logto.arevalidate():
+                await logto.async_()
+        except LogtoError as error:
+            # Templates may read request.user (the ORM): rendered off the event loop.
+            return await sync_to_async(error_response)(request, error)
+        return None
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        # MiddlewareMixin would run process_request in a thread; this awaits instead.
+        response = await self.aprocess_request(request)
+        return response or await self.get_response(request)  # type: ignore[misc]
+
+    def _attach(self, request: HttpRequest) -> LogtoContext:
+        if not hasattr(request, "session"):
+            raise ImproperlyConfigured(
+                "LogtoMiddleware needs request.session: put "
+                "'django.contrib.sessions.middleware.SessionMiddleware' before "
+                "'logto_auth.middleware.LogtoMiddleware' in MIDDLEWARE."
+            )
+        logto = request.logto = LogtoContext(request)  # type: ignore[attr-defined]
+        return logto
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, LogtoError):

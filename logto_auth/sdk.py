@@ -2,15 +2,17 @@
 
 A client per call, on our storage, over the provider metadata that ``provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
-anything is stored; each SDK coroutine runs through ``async_to_sync`` bounded by
-``LOGTO['TIMEOUT']``; every SDK, aiohttp, PyJWT and pydantic error becomes a
-``LogtoError``. The session is loaded before the SDK runs (``SessionStorage`` does it),
-so nothing inside its coroutines touches the database.
+anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run through
+``async_to_sync`` from sync code or awaited from async code, and every SDK, aiohttp,
+PyJWT and pydantic error becomes a ``LogtoError`` by one mapping (``_mapped_errors``).
+The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
+async code), so nothing inside its coroutines touches the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -39,7 +41,7 @@ from logto_auth.storage import DictStorage, SessionStorage
 from logto_auth.tokens import unverified_claims, validate_id_token
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
 
     from logto.models.response import TokenResponse
 
@@ -134,15 +136,16 @@ def _oauth_error(error: LogtoException) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
+async def _bounded(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    async with asyncio.timeout(logto_settings.timeout):
+        return await call(*args, **kwargs)
 
-    async def bounded() -> T:
-        async with asyncio.timeout(logto_settings.timeout):
-            return await call(*args, **kwargs)
 
+@contextlib.contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Turn what an SDK call raises into a ``LogtoError``, from sync and async code alike."""
     try:
-        return async_to_sync(bounded)()
+        yield
     except LogtoException as error:
         code = _oauth_error(error)
         logger.warning("Provider refused the request: %s", error)
@@ -158,6 +161,18 @@ def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> 
         raise
     except PROVIDER_FAILURES as error:
         raise map_error(error) from error
+
+
+def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
+    with _mapped_errors():
+        return async_to_sync(_bounded)(call, *args, **kwargs)
+
+
+async def _arun(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Await an SDK coroutine from async code, bounded by the timeout, errors mapped."""
+    with _mapped_errors():
+        return await _bounded(call, *args, **kwargs)
 
 
 @sensitive_variables()
@@ -176,11 +191,25 @@ def exchange_code(storage: DictStorage, callback_url: str, nonce: str) -> None:
 @sensitive_variables()
 def refresh(storage: SessionStorage, resource: str) -> str | None:
     """Get a new access token for ``resource`` with the refresh token, even if one is stored."""
+    _drop_access_token(storage, resource)
+    token: str | None = _run(_Client(storage).getAccessToken, resource)
+    return token
+
+
+@sensitive_variables()
+async def arefresh(storage: SessionStorage, resource: str) -> str | None:
+    """Like ``refresh``, from async code (the SDK's request is awaited on this loop)."""
+    _drop_access_token(storage, resource)
+    # Building a client reads the provider metadata, cached or fetched: blocking I/O.
+    client = await sync_to_async(_Client)(storage)
+    token: str | None = await _arun(client.getAccessToken, resource)
+    return token
+
+
+def _drop_access_token(storage: SessionStorage, resource: str) -> None:
     tokens = _access_tokens(storage)
     if tokens.x.pop(resource, None) is not None:
         storage.set("accessTokenMap", tokens.model_dump_json())
-    token: str | None = _run(_Client(storage).getAccessToken, resource)
-    return token
 
 
 @sensitive_variables()

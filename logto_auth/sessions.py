@@ -1,7 +1,8 @@
 """Django sessions of Logto users, across processes.
 
 A lock per session serialises token refreshes (through Django's cache, shared by every
-instance when it is Redis, Memcached or the database cache); an index from Logto session
+instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` takes the
+same lock from async code, through the cache's async API); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
 delete, are ended through a revocation list that the middleware checks.
@@ -9,6 +10,7 @@ delete, are ended through a revocation list that the middleware checks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -19,6 +21,7 @@ from datetime import timedelta
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -30,7 +33,7 @@ from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
     from django.contrib.sessions.backends.base import SessionBase
 
@@ -70,6 +73,23 @@ def cache_key(kind: str, value: str | bytes) -> str:
     return f"logto_auth:{kind}:{hashlib.sha256(data).hexdigest()[:40]}"
 
 
+def _lock_terms(session_key: str) -> tuple[str, str, int, float]:
+    """Return the lock's cache key, this holder's token, how long it holds, when to give up."""
+    # A waiter gives up before the lock expires, so it never takes a lock still held.
+    wait = logto_settings.timeout * LOCK_CALLS + 1
+    return (
+        cache_key("refresh-lock", session_key),
+        secrets.token_hex(16),
+        math.ceil(wait) + 1,
+        time.monotonic() + wait,
+    )
+
+
+def _gave_up() -> ProviderUnavailable:
+    logger.warning("Gave up waiting for the refresh lock of a session")
+    return ProviderUnavailable("Another request is still renewing your sign-in.")
+
+
 @contextlib.contextmanager
 def refresh_lock(session_key: str) -> Iterator[None]:
     """Hold the refresh lock of one session, waiting for another process that holds it.
@@ -77,21 +97,32 @@ def refresh_lock(session_key: str) -> Iterator[None]:
     The lock expires by itself, so a process that dies while refreshing blocks nobody
     for long; it is released only by its holder.
     """
-    key = cache_key("refresh-lock", session_key)
-    token = secrets.token_hex(16)
-    # A waiter gives up before the lock expires, so it never takes a lock still held.
-    wait = logto_settings.timeout * LOCK_CALLS + 1
-    hold = math.ceil(wait) + 1
-    deadline = time.monotonic() + wait
+    key, token, hold, deadline = _lock_terms(session_key)
     while not cache.add(key, token, hold):
         if time.monotonic() > deadline:
-            logger.warning("Gave up waiting for the refresh lock of a session")
-            raise ProviderUnavailable("Another request is still renewing your sign-in.")
+            raise _gave_up()
         time.sleep(LOCK_POLL)
     try:
         yield
     finally:
         _release(key, token)
+
+
+@contextlib.asynccontextmanager
+async def arefresh_lock(session_key: str) -> AsyncIterator[None]:
+    """Like ``refresh_lock``, from async code: the event loop runs on while it waits."""
+    key, token, hold, deadline = _lock_terms(session_key)
+    while not await cache.aadd(key, token, hold):
+        if time.monotonic() > deadline:
+            raise _gave_up()
+        await asyncio.sleep(LOCK_POLL)
+    try:
+        yield
+    finally:
+        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
+            await sync_to_async(_release)(key, token)  # its script has no async client
+        elif await cache.aget(key) == token:
+            await cache.adelete(key)
 
 
 def _release(key: str, token: str) -> None:
@@ -114,9 +145,18 @@ def reload(session: SessionBase) -> None:
     Another process may have refreshed the tokens (and rotated the refresh token) or
     synced the user since this request loaded its session.
     """
-    if session.session_key is None or isinstance(session, CookieSession):
-        return
-    stored = type(session)(session.session_key)
+    if session.session_key is not None and not isinstance(session, CookieSession):
+        _replace_logto_keys(session, dict(type(session)(session.session_key).items()))
+
+
+async def areload(session: SessionBase) -> None:
+    """Like ``reload``, from async code."""
+    if session.session_key is not None and not isinstance(session, CookieSession):
+        stored = type(session)(session.session_key)
+        _replace_logto_keys(session, dict(await stored.aitems()))
+
+
+def _replace_logto_keys(session: SessionBase, stored: dict[str, Any]) -> None:
     for key in LOGTO_KEYS:
         if key not in stored:
             session.pop(key, None)
@@ -175,12 +215,24 @@ def end_sessions(*, sid: str | None = None, sub: str | None = None) -> int:
 
 def is_revoked(session: SessionBase) -> bool:
     """Whether a cookie session was signed in before its Logto session or user was ended."""
+    keys, signed_in_at = _revocations(session)
+    return bool(keys) and any(at >= signed_in_at for at in cache.get_many(keys).values())
+
+
+async def ais_revoked(session: SessionBase) -> bool:
+    """Like ``is_revoked``, from async code."""
+    keys, signed_in_at = _revocations(session)
+    return bool(keys) and any(at >= signed_in_at for at in (await cache.aget_many(keys)).values())
+
+
+def _revocations(session: SessionBase) -> tuple[list[str], float]:
+    """Return the revocation keys that would end a cookie session, and when it signed in."""
     if not isinstance(session, CookieSession):
-        return False
-    marker = session.get(MARKER_KEY)
+        return [], 0
+    marker = session.get(MARKER_KEY)  # a cookie session loads from the cookie: no I/O
     if not isinstance(marker, list) or len(marker) != 3:
-        return False
+        return [], 0
     sid, sub, signed_in_at = marker
     keys = [cache_key("revoked", f"sid:{sid}")] if sid else []
     keys.append(cache_key("revoked", f"sub:{sub}"))
-    return any(at >= signed_in_at for at in cache.get_many(keys).values())
+    return keys, signed_in_at

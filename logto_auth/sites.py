@@ -10,9 +10,12 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 from logto_auth import flow
 from logto_auth.conf import logto_settings
@@ -29,6 +32,8 @@ class LogtoAdminSiteMixin:
     name: str
     login_template: str | None
 
+    @method_decorator(never_cache)
+    @method_decorator(login_not_required)
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login
+from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
@@ -67,8 +68,13 @@ def pass_through_params(query: QueryDict) -> dict[str, str]:
 
 
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class LogtoView(View):
-    """Base view: a ``LogtoError`` becomes its error page, never a 500."""
+    """Base view: a ``LogtoError`` becomes its error page, never a 500.
+
+    Reached before any Django login (``login_not_required``, for Django's
+    ``LoginRequiredMiddleware``): it is how one signs in.
+    """
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
@@ -140,6 +146,7 @@ class SignOutView(LogtoView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class ProviderNotificationView(View):
     """Base of the endpoints Logto calls server to server: JSON answers, never cached."""
 

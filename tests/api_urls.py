@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, path
+from django.utils.decorators import method_decorator
 from django.views import View
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -55,6 +57,7 @@ class MixinView(LogtoTokenRequiredMixin, View):
     post = get
 
 
+@method_decorator(login_not_required, name="dispatch")
 class DrfView(APIView):  # type: ignore[misc]
     authentication_classes = [LogtoTokenAuthentication]
     permission_classes = [HasLogtoScopes]
@@ -73,6 +76,7 @@ class DrfView(APIView):  # type: ignore[misc]
     post = get
 
 
+@method_decorator(login_not_required, name="dispatch")
 class DrfOrganizationView(APIView):  # type: ignore[misc]
     authentication_classes = [LogtoTokenAuthentication]
     permission_classes = [HasLogtoOrganization]
@@ -106,6 +110,7 @@ def one_policy(prefix: str, scopes: list[str], organization: bool) -> list[URLPa
     class AsyncMixin(Protected):
         get = staticmethod(async_caller)
 
+    @method_decorator(login_not_required, name="dispatch")
     class Drf(APIView):  # type: ignore[misc]
         # HasLogtoScopes alone, even for organizations: authentication holds the policy.
         authentication_classes = [LogtoTokenAuthentication]

@@ -1,0 +1,185 @@
+"""The session side of ``request.logto``: what the session holds, and its locked renewal.
+
+Every change that another process could make at the same time (a token refresh, the
+periodic sync, revalidation) runs under one lock-and-reload helper, ``_locked`` (or
+``_alocked`` from async code): the per-session lock is taken, the session's Logto keys are
+read again (another process may have refreshed or synced meanwhile, and rotated the
+refresh token), the work runs, and the result is saved before the lock is released.
+
+Sync and async code make the same decisions in the same methods; only the I/O has twins
+(``end``/``aend``, ``_locked``/``_alocked``, ``_refresh``/``_arefresh``).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import alogout, logout
+from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
+from django.core.exceptions import SynchronousOnlyOperation
+
+from logto_auth import claims, sdk, sessions
+from logto_auth.backends import logto_backend
+from logto_auth.conf import logto_settings
+from logto_auth.endpoints import user_info
+from logto_auth.exceptions import InvalidGrant, InvalidToken, TokenExpired
+from logto_auth.storage import SessionStorage
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ENDED_ELSEWHERE = "the session was ended by another request"
+
+
+class Renewal:
+    """The Logto keys of ``request.session``, read lazily, renewed under the session lock."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._decoded: tuple[object, object, dict[str, Any]] = (None, None, {})
+
+    @cached_property
+    def _storage(self) -> SessionStorage:
+        try:
+            return SessionStorage(self._request.session)
+        except SynchronousOnlyOperation as error:
+            raise SynchronousOnlyOperation(
+                "request.logto read an unloaded session in async code: await "
+                "request.logto.aget_claims() or ais_authenticated() first."
+            ) from error
+
+    async def _aload(self) -> None:
+        """Load the session with Django's async API: the sync readers then need no I/O."""
+        await self._request.session.akeys()
+
+    @property
+    def id_token(self) -> str | None:
+        return self._storage.get("idToken")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.id_token is not None
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """The merged claims: the stored ID token's, completed from userinfo; ``{}`` if none."""
+        token, supplement = self.id_token, self._request.session.get(sessions.CLAIMS_KEY)
+        if self._decoded[:2] != (token, supplement):  # decoded once, also after a refresh
+            self._decoded = (token, supplement, claims.read(self._request.session))
+        return self._decoded[2]
+
+    @property
+    def sub(self) -> str | None:
+        return self.claims.get("sub")
+
+    def end(self, reason: str) -> None:
+        """Forget the Logto tokens and, by default, end the Django session too."""
+        if self._forget(reason):
+            logout(self._request)
+
+    async def aend(self, reason: str) -> None:
+        """Like ``end``, from async code."""
+        if self._forget(reason):
+            await alogout(self._request)
+
+    def _forget(self, reason: str) -> bool:
+        """Forget the Logto tokens; return whether the Django session must end too."""
+        logger.info("Logto session ended for %s: %s", self.sub, reason)
+        sessions.forget(self._request.session)
+        return logto_settings.end_session_with_refresh_token
+
+    def _lock_key(self) -> str | None:
+        """The session key to lock, or ``None`` when there is no store to re-read."""
+        session = self._request.session
+        if session.session_key is None or isinstance(session, CookieSession):
+            # A cookie is its own store: there is nothing to re-read or to lock.
+            return None
+        return session.session_key
+
+    def _locked(self, work: Callable[[], T]) -> T:
+        """Run ``work`` under the session's refresh lock, on freshly read Logto keys."""
+        key = self._lock_key()
+        if key is None:
+            return work()
+        with sessions.refresh_lock(key):
+            sessions.reload(self._request.session)
+            if not self.is_authenticated:
+                self.end(ENDED_ELSEWHERE)
+                raise TokenExpired("Your session has ended. Please sign in again.")
+            result = work()
+            # Stored before the lock is released, so the next holder sees it.
+            self._request.session.save()
+        return result
+
+    async def _alocked(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Like ``_locked``, from async code: waiting for the lock never blocks the loop."""
+        key = self._lock_key()
+        if key is None:
+            return await work()
+        async with sessions.arefresh_lock(key):
+            await sessions.areload(self._request.session)
+            if not self.is_authenticated:
+                await self.aend(ENDED_ELSEWHERE)
+                raise TokenExpired("Your session has ended. Please sign in again.")
+            result = await work()
+            await self._request.session.asave()
+        return result
+
+    def _refresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
+        """Refresh the access token for ``resource``; apply a new ID token to the user.
+
+        Only a grant the provider no longer honours ends the session: other refusals
+        (not a member of an organization, an unknown resource) concern this request.
+        """
+        before = self.id_token
+        try:
+            token = sdk.refresh(self._storage, resource)
+        except (InvalidGrant, InvalidToken) as error:
+            self.end(str(error))
+            raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
+        if self.id_token != before or user_info_too:
+            self._apply_claims(user_info_too)
+        return token
+
+    async def _arefresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
+        """Like ``_refresh``, from async code: the SDK's token request is awaited."""
+        before = self.id_token
+        try:
+            token = await sdk.arefresh(self._storage, resource)
+        except (InvalidGrant, InvalidToken) as error:
+            await self.aend(str(error))
+            raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
+        if self.id_token != before or user_info_too:
+            # Userinfo (urllib) and the backend's hooks (the ORM) have no async API.
+            await sync_to_async(self._apply_claims)(user_info_too)
+        return token
+
+    def _apply_claims(self, fetch: bool) -> None:
+        """Complete the new ID token's claims and bring the Django user in line with them."""
+        id_token, session = self.id_token, self._request.session
+        if id_token is None:
+            return
+
+        def fetch_user_info() -> dict[str, Any]:
+            # The sync has just refreshed it (a refresh of another resource does not ask).
+            token = sdk.stored_access_token(self._storage, "")
+            return user_info(token, str(self.sub)) if token else {}
+
+        merged, supplement = claims.complete(
+            id_token, claims.stored_supplement(session), fetch_user_info if fetch else None
+        )
+        claims.store(session, supplement)
+        user = getattr(self._request, "user", None)
+        if user is None or not user.is_authenticated:
+            return
+        identity = getattr(user, "logto_identity", None)
+        if getattr(identity, "sub", None) == merged["sub"]:
+            logto_backend().sync_user(self._request, user, merged)
