@@ -110,6 +110,11 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
             raise SignInError("Sign-in was cancelled.")
         raise SignInError(f"The sign-in service reported an error ({error}).")
     _check_issuer(query.get("iss", [None])[0])
+    if not query.get("code"):
+        # A broken or forged callback URL: the SDK would report it as the provider's fault.
+        raise SignInError(
+            "This sign-in response carries no authorization code. Please sign in again."
+        )
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
     sdk.exchange_code(buffer, callback_url, entry["nonce"])
