@@ -304,7 +304,7 @@ def callback(site: Site, query: str) -> Any:
     return site.get(CALLBACK, QUERY_STRING=query)
 
 
-@fuzz(500)
+@fuzz(400)
 @given(query=QUERY_PAIRS.map(query_string) | st.text(LATIN1, max_size=300))
 def test_callback_without_a_pending_sign_in_answers_400_and_changes_nothing(
     alice: SignedIn, query: str
@@ -401,7 +401,7 @@ def post(site: Site, path: str, body: bytes, content_type: str, **headers: str) 
     return site.client.generic("POST", path, body, content_type=content_type, headers=headers)
 
 
-@fuzz(600)
+@fuzz(500)
 @given(request=back_channel_requests())
 def test_back_channel_logout_refuses_garbage_and_ends_nothing(
     alice: SignedIn, request: tuple[bytes, str]
@@ -513,7 +513,7 @@ def webhook_requests(draw: st.DrawFn) -> tuple[bytes, str | None, str, bool]:
     return body, signature, content_type, good
 
 
-@fuzz(600)
+@fuzz(500)
 @given(request=webhook_requests())
 def test_webhook_with_any_body_and_signature_changes_nothing(
     alice: SignedIn, request: tuple[bytes, str | None, str, bool]
@@ -637,7 +637,7 @@ def indexed_session(hostile_provider: None, db: None, settings: Any) -> None:
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-@fuzz(300)
+@fuzz(200)
 @given(token=provider_signed("logout+jwt", forged.APP_ID), again=st.booleans())
 def test_back_channel_logout_of_provider_signed_tokens_never_fails(
     indexed_session: None, token: str, again: bool
@@ -653,7 +653,7 @@ def test_back_channel_logout_of_provider_signed_tokens_never_fails(
     assert rows() == before
 
 
-@fuzz(300)
+@fuzz(200)
 @given(
     token=provider_signed("at+jwt", API),
     path=st.sampled_from(["/api/me/", "/api/drf/me/", "/api/organizations/o1/me/"]),
