@@ -10,7 +10,12 @@ every generated request. After each one:
 - none of the tables that say who is who changed: users, groups and group memberships,
   ``LogtoIdentity``, ``LogtoMembership``, ``LogtoSession`` and the sessions table
   (a callback with a valid pending state may consume that state from the session, and
-  only that).
+  only that; a validly signed webhook may act, but names no user of the site or carries a
+  ``createdAt`` that must be refused, so it changes nothing either).
+
+Tokens signed with a key the provider holds, with claims of any shape, are thrown at
+back-channel logout and the API views of an issuer whose keys the tests hold: no 5xx, and
+a session indexed under another Logto session and user stays.
 
 CI runs a fixed number of examples per endpoint, derandomized (the same run every time).
 ``LOGTO_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/test_fuzz.py`` runs that many
