@@ -108,6 +108,11 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
         logger.info("Sign-in ended at the provider with error %r", error)
         raise explain.provider_error(error, query.get("error_description", [""])[0])
     _check_issuer(query.get("iss", [None])[0])
+    if not query.get("code"):
+        # A broken or forged callback URL: the SDK would report it as the provider's fault.
+        raise SignInError(
+            "This sign-in response carries no authorization code. Please sign in again."
+        )
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
     sdk.exchange_code(buffer, callback_url, entry["nonce"])

@@ -82,6 +82,12 @@ def validate_jwt(
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(f"The token is not valid: {error}") from error
+    # PyJWT takes "exp": "1900000000" (it calls int()); the cache and the logout's replay
+    # memory add to these times, so anything but a JSON number is refused (RFC 7519 NumericDate).
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidToken(f"The token's {name} is not a number.")
     aud = claims.get("aud")
     allowed = (audience,) if isinstance(audience, str) else audience
     # One audience only, as a string: a token meant for several parties is not ours alone.

@@ -71,7 +71,8 @@ def handle(request: HttpRequest, body: bytes) -> str:
     """Act on one verified event (once); return what was done, for the log and the answer."""
     try:
         event = json.loads(body)
-    except ValueError as error:
+    # Nesting deeper than the interpreter's recursion limit is not an event either.
+    except (ValueError, RecursionError) as error:
         raise LogtoError("The webhook body is not JSON.") from error
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         raise LogtoError("The webhook body names no event.")

@@ -277,6 +277,17 @@ def test_hostile_token_is_401_invalid_token_without_details(
 
 
 @pytest.mark.usefixtures("hostile_provider")
+def test_token_with_exp_in_a_string_is_401_at_every_sight(wsgi_site: Site) -> None:
+    token = access_token(exp=str(int(time.time()) + 3600))
+
+    for _ in range(2):  # the second sight would read the verified-token cache
+        response = wsgi_site.get("/api/me/", **bearer(token))
+
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in challenge(response)
+
+
+@pytest.mark.usefixtures("hostile_provider")
 def test_token_without_scope_claim_is_403(wsgi_site: Site) -> None:
     response = wsgi_site.get("/api/drf/me/", **bearer(access_token(scope=None)))
 

@@ -186,6 +186,7 @@ HOSTILE: dict[str, Callable[[], str]] = {
     "no sub and no sid": lambda: logout_token(sub=None, sid=None),
     "expired": lambda: logout_token(exp=int(time.time()) - 600, iat=int(time.time()) - 720),
     "no exp": lambda: logout_token(exp=None),
+    "exp in a string": lambda: logout_token(exp=str(int(time.time()) + 600)),
     "no iat": lambda: logout_token(iat=None),
     "no jti": lambda: logout_token(jti=None),
     "an ID token": lambda: logout_token(headers={"typ": "JWT"}),

@@ -192,6 +192,24 @@ def test_callback_from_another_issuer_returns_400(site: Site, dev_provider: DevP
     assert "_auth_user_id" not in site.session
 
 
+def test_callback_without_code_returns_400_and_keeps_session(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    site.sign_in(dev_provider, "bob")
+    tokens = {key: site.session[key] for key in logto_keys(site)}
+    redirect = dev_provider.authorize(site.sign_in_url(), "alice")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(redirect).query)
+
+    for code in ({}, {"code": ""}):
+        state = urllib.parse.parse_qs(urllib.parse.urlsplit(site.sign_in_url()).query)["state"]
+        response = site.get("/logto/callback/", {"state": state, "iss": query["iss"], **code})
+
+        assert response.status_code == 400
+        assert b"no authorization code" in response.content
+    assert {key: site.session.get(key) for key in tokens} == tokens
+    assert b"Bob Staff" in site.get("/").content
+
+
 def test_two_tabs_signing_in_at_once_both_succeed(site: Site, dev_provider: DevProvider) -> None:
     first = dev_provider.authorize(site.sign_in_url(next="/first/"), "alice")
     second = dev_provider.authorize(site.sign_in_url(next="/second/"), "alice")

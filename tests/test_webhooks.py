@@ -137,6 +137,14 @@ def test_signed_body_that_is_not_json_answers_400(wsgi_site: Site) -> None:
     assert post(wsgi_site, b"not json").status_code == 400
 
 
+def test_signed_body_nested_too_deep_answers_400(wsgi_site: Site) -> None:
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000):
+        response = post(wsgi_site, body)
+
+        assert response.status_code == 400
+        assert response.json()["error_description"] == "The webhook body is not JSON."
+
+
 def test_data_updated_updates_the_django_user(alice: Site) -> None:
     body = event("User.Data.Updated", name="Alice Renamed", primaryEmail="new@example.com")
 
