@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "logto-signature-sha-256"
+USER_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
 # Seconds an event is accepted after Logto created it, and remembered (Logto retries
 # within a minute); an older one is refused, as its replay could no longer be recognised.
 REPLAY_TTL = 24 * 3600
@@ -117,7 +119,10 @@ def created_at_of(event: dict[str, Any]) -> datetime:
 def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime) -> str:
     """Apply a user event unless a newer one was applied to that user already."""
     data = event.get("data")
-    user = data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    # A Logto user ID is short and plain; anything else (a NUL byte, which PostgreSQL
+    # refuses in a query) names no user of ours.
+    user_id = data.get("id") if isinstance(data, dict) else None
+    user = data if isinstance(user_id, str) and USER_ID.fullmatch(user_id) else None
     handler = HANDLERS.get(event["event"])
     if handler is None or user is None:
         return "ignored"

@@ -145,6 +145,15 @@ def test_signed_body_nested_too_deep_answers_400(wsgi_site: Site) -> None:
         assert response.json()["error_description"] == "The webhook body is not JSON."
 
 
+@pytest.mark.parametrize("user_id", [f"{ALICE}\x00", "a" * 256, "", None, 12, "alice@x"])
+def test_event_naming_no_plausible_user_is_ignored(wsgi_site: Site, user_id: Any) -> None:
+    # PostgreSQL refuses a NUL byte in a query: such an ID must never reach the database.
+    response = post(wsgi_site, event("User.Deleted", id=user_id))
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "ignored"}
+
+
 def test_data_updated_updates_the_django_user(alice: Site) -> None:
     body = event("User.Data.Updated", name="Alice Renamed", primaryEmail="new@example.com")
 
