@@ -21,8 +21,8 @@ BACKEND = "logto_auth.backends.LogtoBackend"
 HINTS = {
     "logto_auth.E002": "Copy it from the application's page in the Logto Console.",
     "logto_auth.E003": f"Valid keys: {', '.join(setting.name for setting in SETTINGS)}.",
-    "logto_auth.E004": "See the settings reference in the README.",
-    "logto_auth.E009": "See 'Roles, rights and the admin' in the README.",
+    "logto_auth.E004": "See docs/settings.md (the settings reference).",
+    "logto_auth.E009": "See docs/roles.md (roles, rights and the admin).",
 }
 
 

@@ -2,7 +2,7 @@
 
 Every key is declared once, in ``SETTINGS``: its default, how it is validated, the id of
 the system check that reports a bad value, and the line of the settings reference in the
-README (a test holds the README to this table). Values are read live on every access, so
+manual (docs/settings.md; a test holds it to this table). Values are read live on every access, so
 ``override_settings`` just works.
 """
 
@@ -118,11 +118,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_DIRECT_SIGN_IN", None, _optional_string, 'send admin logins straight to a connector, e.g. `"social:azuread"`'),
     Setting("ADMIN_PASSWORD_LOGIN", False, _boolean, "keep Django's password form on `/admin/login/` (with a Logto button)"),
     Setting("CONSOLE_URL", None, _optional_string, "the Logto Console (e.g. `https://cloud.logto.io/<tenant>`), for links from the user admin"),
-    Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept (see \"Protect your API\")"),
+    Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept (see [Protect your API](api.md))"),
     Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process (`0`: none)"),
     Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session (not only forget the Logto tokens) when Logto no longer honours the refresh token (`invalid_grant`, or `active: false` on re-validation)"),
     Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds after which the middleware asks Logto (token introspection, one call) whether the refresh token is still honoured; `0`: never"),
-    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see \"Rights that follow Logto\"); `None`: only at sign-in and refresh"),
+    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see [Roles, rights and the admin](roles.md)); `None`: only at sign-in and refresh"),
     Setting("WEBHOOK_SIGNING_KEY", "", _string, "the signing key of the Logto webhook; empty: webhooks are refused"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -263,7 +263,7 @@ logto_settings = Settings()
 
 
 def reference_table() -> str:
-    """The settings reference as a Markdown table (the README holds this text; a test checks)."""
+    """The settings reference as a Markdown table (docs/settings.md holds this text; a test checks)."""
     rows = ["| key | default | meaning |", "|-----|---------|---------|"]
     for setting in SETTINGS:
         if setting.required:

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from logto_auth.conf import logto_settings, reference_table
+from logto_auth.conf import logto_settings
 
 
 def test_defaults_and_live_reads(settings: Any) -> None:
@@ -42,11 +41,6 @@ def test_api_settings_default_to_no_resource_and_a_bounded_cache(settings: Any) 
 
     settings.LOGTO = {**settings.LOGTO, "API_RESOURCES": ["https://api.example.com"]}
     assert logto_settings.api_resources == ["https://api.example.com"]
-
-
-def test_readme_settings_reference_is_the_declared_table() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert reference_table() in readme
 
 
 def test_sync_interval_defaults_to_five_minutes_and_can_be_turned_off(settings: Any) -> None:
