@@ -33,11 +33,9 @@ django.setup()
 
 import jwt  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench.common import markdown_table, mozilla_settings  # noqa: E402
+from bench.common import markdown_table, mozilla_settings, prepare_django  # noqa: E402
 from logto_auth.api import validate_access_token, verified_tokens  # noqa: E402
 from logto_auth.provider import provider  # noqa: E402
 from tests.conftest import Site  # noqa: E402
@@ -94,6 +92,7 @@ def provider_calls(dev: DevProvider, client: Client, path: str, token: str, requ
 
 def run(requests: int = 1000, calls: int = 2000) -> dict[str, Any]:
     """Every figure, against a dev provider of its own."""
+    prepare_django()
     dev = DevProvider().start().register_site(TEST_CLIENT_ORIGIN)
     try:
         with override_settings(LOGTO={**settings.LOGTO, "ENDPOINT": dev.url}):
@@ -145,8 +144,6 @@ def report(results: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    setup_test_environment()
-    call_command("migrate", verbosity=0)
     print("\n".join(report(run(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))))
 
 

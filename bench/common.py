@@ -30,6 +30,21 @@ def calls_during(dev: DevProvider, action: Callable[..., Any], *args: Any) -> tu
     return site_calls(dev.counters()) - before, result
 
 
+_prepared: list[bool] = []
+
+
+def prepare_django() -> None:
+    """Django's test environment (the test client's host) and the tables, once a process."""
+    if _prepared:
+        return
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    _prepared.append(True)
+
+
 def mozilla_settings(issuer: str) -> dict[str, Any]:
     """Django settings for mozilla-django-oidc against the dev provider's ``issuer`` (static
     endpoints, PKCE on)."""

@@ -165,9 +165,15 @@ class Stack:
         }
         ports = {"gunicorn": self.wsgi_port, "uvicorn": self.asgi_port}
         for name, command in commands.items():
-            log = (self.workdir / f"{rp}-{name}.log").open("ab")
-            env = self.env(rp, name)
-            self.servers[name] = run_server(command, env, ports[name], migrate=False, log=log)
+            path = self.workdir / f"{rp}-{name}.log"
+            try:
+                with path.open("ab") as log:
+                    env = self.env(rp, name)
+                    self.servers[name] = run_server(
+                        command, env, ports[name], migrate=False, log=log
+                    )
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}:\n{path.read_text()[-3000:]}") from None
 
     def stop(self) -> None:
         for server in self.servers.values():

@@ -32,12 +32,10 @@ django.setup()
 
 from asgiref.sync import async_to_sync  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from logto import LogtoClient, LogtoConfig  # noqa: E402
 
-from bench.common import calls_during, markdown_table, mozilla_settings  # noqa: E402
+from bench.common import calls_during, markdown_table, mozilla_settings, prepare_django  # noqa: E402
 from logto_auth.conf import BY_NAME  # noqa: E402
 from logto_auth.storage import DictStorage  # noqa: E402
 from tests.conftest import Site  # noqa: E402
@@ -118,6 +116,7 @@ def session_bytes(dev: DevProvider) -> tuple[int, int]:
 
 def run(rounds: int = 10) -> dict[str, Any]:
     """Every figure, against a dev provider of its own."""
+    prepare_django()
     dev = DevProvider().start()
     # The test client's site, and mozilla-django-oidc's callback on it.
     dev.register_site(TEST_CLIENT_ORIGIN)
@@ -171,8 +170,6 @@ def report(results: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    setup_test_environment()
-    call_command("migrate", verbosity=0)
     print("\n".join(report(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10))))
 
 

@@ -47,6 +47,11 @@ def logto_token(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"access_token": token})
 
 
+def whoami(request: HttpRequest) -> JsonResponse:
+    """The signed-in user's name, whichever middleware stack runs (``bench/stack.py``)."""
+    return JsonResponse({"username": request.user.get_username()})
+
+
 def mozilla_claims(request: HttpRequest) -> JsonResponse:
     """Who the user is, from ``request.user`` (mozilla-django-oidc keeps no claims)."""
     if not request.user.is_authenticated:
@@ -69,6 +74,7 @@ urlpatterns = [
     path("bench/mozilla-drf/", MozillaMeView.as_view()),
     path("bench/claims/", logto_claims),
     path("bench/token/", logto_token),
+    path("bench/whoami/", whoami),
     path("bench/mozilla-claims/", mozilla_claims),
     path("bench/mozilla-token/", mozilla_token),
 ]
