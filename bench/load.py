@@ -198,7 +198,10 @@ class Stack:
         client = redis.Redis.from_url(self.redis_url)
         commands = sum(stat["calls"] for stat in client.info("commandstats").values())
         replay = [client.ttl(key) for key in client.scan_iter(match="*logto_auth:jti:*")]
+        deliveries = self.provider.backchannel()
         return {
+            "backchannel": len(deliveries),
+            "backchannel_failed": sum(1 for d in deliveries if d.get("status") != 200),
             "provider": site_calls(self.provider.counters()),
             "xacts": xacts[0] if xacts else 0,
             "logto_sessions": rows[0] if rows else 0,
@@ -268,7 +271,8 @@ def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dic
     time.sleep(1.5)  # PostgreSQL publishes a backend's counts within a second
     after = running.snapshot()
     result["server"] = {
-        key: after[key] - before[key] for key in ("provider", "xacts", "redis_commands")
+        key: after[key] - before[key]
+        for key in ("provider", "xacts", "redis_commands", "backchannel", "backchannel_failed")
     }
     result["left"] = {
         key: after[key] for key in ("logto_sessions", "redis_keys", "replay_keys", "replay_ttl_max")
@@ -324,7 +328,8 @@ def figures(result: dict[str, Any]) -> dict[str, float]:
         "p99 ms": result["p99"],
         "errors": errors(result),
         "provider/sign-in": per(result, ("sign-in",), "provider"),
-        "provider/req": per(result, signed_in, "provider"),
+        "provider/page": per(result, ("page",), "provider"),
+        "provider/API req": per(result, ("api",), "provider"),
         "queries/sign-in": per(result, ("sign-in",), "queries"),
         "queries/req": per(result, signed_in, "queries"),
         "redis/sign-in": per(result, ("sign-in",), "redis"),
@@ -355,20 +360,66 @@ def report(results: dict[str, Any]) -> list[str]:
             values = [number(value) for value in figures(result).values()]
             rows.append([names[rp], users, *values, result["flows"]])
     lines += markdown_table(header, rows)
+    saturated = [
+        f"{names[rp]} at {users}"
+        for users_index, users in enumerate(results["steps"])
+        for rp in RPS
+        if results[rp][users_index]["flows"] <= users
+    ]
+    if saturated:
+        lines += [
+            "",
+            f"Saturated ({', '.join(saturated)} users): no user finished a second flow within "
+            "the step, so its rates are those of one round of flows, ramp included.",
+        ]
     lines += ["", "mozilla-django-oidc against django-logto (ratio = theirs / ours):", ""]
     ratio_rows = []
     for users_index, users in enumerate(results["steps"]):
         ours = figures(results["logto"][users_index])
         theirs = figures(results["mozilla"][users_index])
         cells = []
-        for key in ("sign-ins/s", "signed-in req/s", "p95 ms", "provider/req", "queries/req"):
+        for key in ("sign-ins/s", "signed-in req/s", "p95 ms", "provider/API req", "queries/req"):
             cells.append(
                 f"{theirs[key] / ours[key]:.2f}x" if ours[key] else f"{number(theirs[key])} vs 0"
             )
+        kinds = [results[rp][users_index]["by_kind"] for rp in RPS]
+        for kind in ("sign-in", "page", "api"):
+            ours_p50, theirs_p50 = (by_kind.get(kind, {}).get("p50", 0) for by_kind in kinds)
+            cells.append(f"{theirs_p50 / ours_p50:.2f}x" if ours_p50 else "n/a")
         ratio_rows.append([users, *cells])
     lines += markdown_table(
-        ["users", "sign-ins/s", "signed-in req/s", "p95", "provider calls/req", "queries/req"],
+        [
+            "users",
+            "sign-ins/s",
+            "signed-in req/s",
+            "p95",
+            "provider calls/API req",
+            "queries/req",
+            "p50 sign-in request",
+            "p50 page",
+            "p50 API",
+        ],
         ratio_rows,
+    )
+    lines += ["", "Latency by request (p50 / p95 ms):", ""]
+    kind_rows = []
+    for users_index, users in enumerate(results["steps"]):
+        for rp in RPS:
+            by_kind = results[rp][users_index]["by_kind"]
+            kind_rows.append(
+                [
+                    names[rp],
+                    users,
+                    *(
+                        f"{by_kind[kind]['p50']:.0f} / {by_kind[kind]['p95']:.0f}"
+                        if kind in by_kind
+                        else ""
+                        for kind in ("sign-in", "page", "api", "sign-out")
+                    ),
+                ]
+            )
+    lines += markdown_table(
+        ["relying party", "users", "sign-in (each of 2)", "page", "API", "sign-out"], kind_rows
     )
     lines += ["", "Server-wide checks, per flow, and what is left after each step:", ""]
     check_rows = []
@@ -385,6 +436,7 @@ def report(results: dict[str, Any]) -> list[str]:
                 [
                     names[rp],
                     users,
+                    f"{result['server']['backchannel']} / {result['server']['backchannel_failed']}",
                     number(result["server"]["provider"] / flows),
                     number(headers_provider / flows),
                     number(result["server"]["xacts"] / flows),
@@ -399,6 +451,7 @@ def report(results: dict[str, Any]) -> list[str]:
         [
             "relying party",
             "users",
+            "back-channel logouts sent / failed",
             "provider calls (its counters)",
             "(headers)",
             "PG transactions",

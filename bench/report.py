@@ -33,14 +33,14 @@ import psycopg  # noqa: E402
 
 from tests.e2e.test_servers import POSTGRES, throwaway_database  # noqa: E402
 
-FULL = {
+FULL: dict[str, dict[str, Any]] = {
     "signin": {"rounds": 10},
     "api": {"requests": 1000, "calls": 2000},
     "stack": {"rounds": 7, "requests": 200},
     "load": {"steps": (10, 50, 100), "seconds": 20, "pages": 20},
     "growth": {"sizes": (1, 100, 1000)},
 }
-SHORT = {
+SHORT: dict[str, dict[str, Any]] = {
     "signin": {"rounds": 2},
     "api": {"requests": 50, "calls": 100},
     "stack": {"rounds": 2, "requests": 50},

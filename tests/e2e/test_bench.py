@@ -82,7 +82,8 @@ def test_load_without_errors_and_with_the_expected_provider_calls(
     assert ours["costs"]["api"]["provider"] == 0
     # The first token for the API in a session comes from the provider, then no more.
     assert ours["costs"]["page"]["provider"] == ours["flows"]
-    assert ours["costs"]["api"]["queries"] == 0
+    # A bearer token costs one query (its user), no provider call, no session.
+    assert ours["costs"]["api"]["queries"] == ours["requests"]["api"]
     assert theirs["costs"]["api"]["provider"] == theirs["requests"]["api"]  # userinfo each time
 
 
