@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -132,6 +133,7 @@ class Stack:
     wsgi_port: int = field(default_factory=free_port)
     asgi_port: int = field(default_factory=free_port)
     servers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    cache_prefix: str = field(default_factory=lambda: f"load{secrets.token_hex(4)}")
 
     @property
     def origin(self) -> str:
@@ -148,6 +150,7 @@ class Stack:
             "REDIS_URL": self.redis_url,
             "LOGTO_ENDPOINT": self.provider.url,
             "BENCH_RP": rp,
+            "BENCH_CACHE_PREFIX": self.cache_prefix,
         }
 
     def start(self, rp: str) -> None:
@@ -198,7 +201,8 @@ class Stack:
         client = redis.Redis.from_url(self.redis_url)
         commands = sum(stat["calls"] for stat in client.info("commandstats").values())
         # SCAN may return a key twice: count each once; one that expired meanwhile not at all.
-        keys = set(client.scan_iter(match="*logto_auth:jti:*", count=1000))
+        pattern = f"{self.cache_prefix}:*:logto_auth:jti:*"
+        keys = set(client.scan_iter(match=pattern, count=1000))
         replay = [ttl for ttl in (client.ttl(key) for key in keys) if ttl > 0]
         deliveries = self.provider.backchannel()
         return {

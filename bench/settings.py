@@ -10,6 +10,9 @@ from config.settings import *  # noqa: F403
 MIDDLEWARE = ["bench.counting.CountingMiddleware", *MIDDLEWARE]  # noqa: F405
 ROOT_URLCONF = "bench.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+if os.environ.get("BENCH_CACHE_PREFIX") and "default" in CACHES:  # noqa: F405
+    # Keys of this run only: other runs may share the Redis database.
+    CACHES["default"]["KEY_PREFIX"] = os.environ["BENCH_CACHE_PREFIX"]  # noqa: F405
 
 if os.environ.get("BENCH_RP") == "mozilla":
     globals().update(mozilla_settings(f"{LOGTO['ENDPOINT']}/oidc"))  # noqa: F405
