@@ -33,11 +33,9 @@ django.setup()
 
 import jwt  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench.common import mozilla_settings  # noqa: E402
+from bench.common import markdown_table, mozilla_settings, prepare_django  # noqa: E402
 from logto_auth.api import validate_access_token, verified_tokens  # noqa: E402
 from logto_auth.provider import provider  # noqa: E402
 from tests.conftest import Site  # noqa: E402
@@ -92,40 +90,61 @@ def provider_calls(dev: DevProvider, client: Client, path: str, token: str, requ
     return dev.calls() - before
 
 
-def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    setup_test_environment()
-    call_command("migrate", verbosity=0)
+def run(requests: int = 1000, calls: int = 2000) -> dict[str, Any]:
+    """Every figure, against a dev provider of its own."""
+    prepare_django()
     dev = DevProvider().start().register_site(TEST_CLIENT_ORIGIN)
     try:
         with override_settings(LOGTO={**settings.LOGTO, "ENDPOINT": dev.url}):
             site = Site("wsgi")
             site.sign_in(dev, "alice")
             api_token, opaque_token = site.access_token(API), site.access_token()
-            speed = validation(api_token, 2000)
+            speed = validation(api_token, calls)
             ours = provider_calls(dev, Client(), "/api/drf/me/", api_token, requests)
-            with override_settings(**mozilla_settings(dev)):
+            with override_settings(**mozilla_settings(dev.issuer)):
                 theirs = provider_calls(
                     dev, Client(), "/bench/mozilla-drf/", opaque_token, requests
                 )
     finally:
         dev.stop()
+    return {"requests": requests, "speed": speed, "ours": ours, "theirs": theirs}
 
-    print("Access token validation (one real ES384 token from the dev provider)")
-    print(f"  raw PyJWT jwt.decode, known key       {speed['raw']:9.0f} /s")
-    first_ratio = speed["first"] / speed["raw"]
-    print(
-        f"  django-logto, first sight             {speed['first']:9.0f} /s"
-        f"   {first_ratio:.2f}x raw PyJWT (target >= 0.8)"
+
+def report(results: dict[str, Any]) -> list[str]:
+    """The figures, in Markdown, each beside its baseline."""
+    speed = results["speed"]
+    lines = ["Access token validation (one real ES384 token from the dev provider):", ""]
+    lines += markdown_table(
+        ["validation", "per second", "against", "target"],
+        [
+            ["raw PyJWT jwt.decode, known key", f"{speed['raw']:.0f}", "", ""],
+            [
+                "django-logto, first sight",
+                f"{speed['first']:.0f}",
+                f"{speed['first'] / speed['raw']:.2f}x raw PyJWT",
+                ">= 0.8x",
+            ],
+            [
+                "django-logto, repeated token",
+                f"{speed['repeated']:.0f}",
+                f"{speed['repeated'] / speed['first']:.0f}x first sight",
+                ">= 10x",
+            ],
+        ],
     )
-    repeat_ratio = speed["repeated"] / speed["first"]
-    print(
-        f"  django-logto, repeated token          {speed['repeated']:9.0f} /s"
-        f"   {repeat_ratio:.0f}x first sight (target >= 10)"
+    lines += ["", f"Provider calls per {results['requests']} API requests (DRF, warm caches):", ""]
+    lines += markdown_table(
+        ["authentication", "provider calls", "target"],
+        [
+            ["django-logto LogtoTokenAuthentication", results["ours"], "0"],
+            ["mozilla-django-oidc OIDCAuthentication", results["theirs"], ""],
+        ],
     )
-    print(f"Provider calls per {requests} API requests (DRF, warm caches, same dev provider)")
-    print(f"  django-logto LogtoTokenAuthentication   {ours:6d}   (target 0)")
-    print(f"  mozilla-django-oidc OIDCAuthentication  {theirs:6d}")
+    return lines
+
+
+def main() -> None:
+    print("\n".join(report(run(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))))
 
 
 if __name__ == "__main__":

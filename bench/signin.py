@@ -18,7 +18,6 @@ import os
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -33,26 +32,14 @@ django.setup()
 
 from asgiref.sync import async_to_sync  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from logto import LogtoClient, LogtoConfig  # noqa: E402
 
-from bench.common import mozilla_settings  # noqa: E402
+from bench.common import calls_during, markdown_table, mozilla_settings, prepare_django  # noqa: E402
 from logto_auth.conf import BY_NAME  # noqa: E402
 from logto_auth.storage import DictStorage  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
-
-SITE_CALLS = ("/oidc/.well-known/openid-configuration", "/oidc/jwks", "/oidc/token", "/oidc/me")
-
-
-def calls_during(dev: DevProvider, action: Callable[..., Any], *args: Any) -> tuple[int, Any]:
-    """Run ``action``; return the requests the site made to the provider, and its result."""
-    before = dev.counters()
-    result = action(*args)
-    after = dev.counters()
-    return sum(after.get(path, 0) - before.get(path, 0) for path in SITE_CALLS), result
 
 
 def ours(dev: DevProvider, rounds: int) -> float:
@@ -85,7 +72,7 @@ def sdk_plainly(dev: DevProvider, rounds: int) -> float:
 
 def mozilla(dev: DevProvider, rounds: int) -> float:
     total = 0
-    with override_settings(**mozilla_settings(dev)):
+    with override_settings(**mozilla_settings(dev.issuer)):
         client = Client()
         for _ in range(rounds):
             url = client.get("/oidc/authenticate/")["Location"]
@@ -127,40 +114,63 @@ def session_bytes(dev: DevProvider) -> tuple[int, int]:
     return len(json.dumps(data, separators=(",", ":"))), len(site.session.encode(data))
 
 
-def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    setup_test_environment()
-    call_command("migrate", verbosity=0)
+def run(rounds: int = 10) -> dict[str, Any]:
+    """Every figure, against a dev provider of its own."""
+    prepare_django()
     dev = DevProvider().start()
     # The test client's site, and mozilla-django-oidc's callback on it.
     dev.register_site(TEST_CLIENT_ORIGIN)
     dev.register([f"{TEST_CLIENT_ORIGIN}/oidc/callback/"])
     try:
         with override_settings(LOGTO={**settings.LOGTO, "ENDPOINT": dev.url}):
-            results = {
+            sign_in = {
                 "django-logto (warm process)": ours(dev, rounds),
                 "logto SDK, client per request": sdk_plainly(dev, rounds),
                 "mozilla-django-oidc": mozilla(dev, rounds),
             }
             raw, encoded = session_bytes(dev)
-            steady = steady_state(dev, 100)
-            hourly = per_hour(dev)
+            return {
+                "rounds": rounds,
+                "sign_in": sign_in,
+                "session_json": raw,
+                "session_encoded": encoded,
+                "per_request": steady_state(dev, 100),
+                "per_hour": per_hour(dev),
+                "interval": BY_NAME["SYNC_INTERVAL"].default,
+            }
     finally:
         dev.stop()
-    base = results["django-logto (warm process)"]
-    print(f"Provider calls per completed sign-in ({rounds} sign-ins each, same dev provider)")
-    for name, value in results.items():
-        ratio = f"{value / base:.1f}x ours" if base else "n/a"
-        print(f"  {name:32} {value:5.2f}   ({ratio})")
-    interval = BY_NAME["SYNC_INTERVAL"].default
-    print(f"Signed-in user (a page every 30 s), SYNC_INTERVAL={interval} s (the default)")
-    print(f"  provider calls per ordinary request       {steady:5.2f}   (target 0)")
-    print(
-        f"  provider calls per user per hour          {hourly:5d}   (target <= {3600 // interval})"
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    """The figures, in Markdown, each beside its baseline."""
+    base = results["sign_in"]["django-logto (warm process)"]
+    rows = [
+        [name, f"{value:.2f}", f"{value / base:.1f}x ours" if base else "n/a"]
+        for name, value in results["sign_in"].items()
+    ]
+    lines = [f"Provider calls per completed sign-in ({results['rounds']} sign-ins each):", ""]
+    lines += markdown_table(["relying party", "calls", "against ours"], rows)
+    interval = results["interval"]
+    lines += [
+        "",
+        f"Signed-in user asking for a page every 30 s, SYNC_INTERVAL={interval:g} s (default):",
+        "",
+    ]
+    lines += markdown_table(
+        ["figure", "measured", "target"],
+        [
+            ["provider calls per ordinary request", f"{results['per_request']:.2f}", "0"],
+            ["provider calls per user per hour", results["per_hour"], f"<= {3600 // interval:g}"],
+            ["session JSON, bytes", results["session_json"], ""],
+            ["session signed and compressed (cookie), bytes", results["session_encoded"], "~4096"],
+        ],
     )
-    print("Session size for alice with the default scopes")
-    print(f"  session JSON                      {raw:5d} bytes")
-    print(f"  signed and compressed (cookie)    {encoded:5d} bytes (browser limit ~4096)")
+    return lines
+
+
+def main() -> None:
+    print("\n".join(report(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10))))
 
 
 if __name__ == "__main__":

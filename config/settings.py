@@ -72,13 +72,26 @@ TEMPLATES = [
     },
 ]
 
+# No persistent connections (CONN_MAX_AGE 0, logto_auth.W020): under ASGI each request may
+# run in a thread of its own, whose kept connection is never reused nor closed, and
+# PostgreSQL soon refuses new clients. On PostgreSQL a pool per process keeps connections
+# instead, shared by its threads: size it so that every process's DATABASE_POOL_MAX_SIZE
+# adds up to less than PostgreSQL's max_connections (README, "Several instances").
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "1")),
+            "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10")),
+            # A request waits this long for a free connection, then fails (a 500).
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),
+        }
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes may share the file: wait for the write lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 

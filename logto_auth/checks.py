@@ -268,3 +268,30 @@ def check_any_organization_admin(**kwargs: Any) -> list[CheckMessage]:
             id="logto_auth.W012",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_persistent_connections_under_asgi(**kwargs: Any) -> list[CheckMessage]:
+    # A project that names an ASGI application is (or may be) served under ASGI; nothing in
+    # the settings says more, since a WSGI_APPLICATION is set by startproject anyway. There
+    # each request may run in a thread of its own, whose persistent connection is never
+    # reused nor closed: under load the database refuses new clients. A pool is not that.
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return []
+    persistent = sorted(
+        alias
+        for alias, database in settings.DATABASES.items()
+        if database.get("CONN_MAX_AGE", 0) != 0 and not database.get("OPTIONS", {}).get("pool")
+    )
+    if not persistent:
+        return []
+    return [
+        Warning(
+            f"Persistent database connections (CONN_MAX_AGE) while ASGI_APPLICATION is set: "
+            f"{', '.join(persistent)}.",
+            hint="Under ASGI every request may run in a new thread and leave its connection "
+            "open. Set CONN_MAX_AGE to 0, and on PostgreSQL use a connection pool "
+            "(OPTIONS['pool'], psycopg[pool]); silence this check if you serve WSGI only.",
+            id="logto_auth.W020",
+        )
+    ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.checks import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -43,6 +44,7 @@ def test_checks_are_bound() -> None:
         "check_any_organization_admin",
         "check_endpoint_shape",
         "check_login_url",
+        "check_persistent_connections_under_asgi",
     } <= bound
 
 
@@ -240,4 +242,42 @@ def test_login_url_left_at_djangos_unrouted_default_warns(
 def test_login_url_that_resolves_or_leaves_the_site_is_fine(settings: Any, login_url: str) -> None:
     settings.LOGTO = VALID
     settings.LOGIN_URL = login_url
+
+
+def databases(monkeypatch: pytest.MonkeyPatch, **aliases: dict[str, Any]) -> None:
+    """Replace DATABASES for the checks only (override_settings warns: connections exist)."""
+    monkeypatch.setattr(django_settings, "DATABASES", aliases)
+
+
+def test_persistent_connections_under_asgi_warn(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.LOGTO = VALID
+    settings.ASGI_APPLICATION = "config.asgi.application"
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
+    databases(
+        monkeypatch,
+        default={**sqlite, "CONN_MAX_AGE": 60},
+        forever={**sqlite, "CONN_MAX_AGE": None},
+    )
+
+    assert ids() == ["logto_auth.W020"]
+    [message] = checks.check_persistent_connections_under_asgi()
+    assert "default, forever" in message.msg
+
+
+def test_persistent_connections_without_asgi_or_with_a_pool_are_fine(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.LOGTO = VALID
+    settings.ASGI_APPLICATION = "config.asgi.application"
+    pooled = {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": {"max_size": 4}}}
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
+    databases(
+        monkeypatch, default={**sqlite, "CONN_MAX_AGE": 0}, pooled={**pooled, "CONN_MAX_AGE": 9}
+    )
+    assert ids() == []
+
+    databases(monkeypatch, default={**sqlite, "CONN_MAX_AGE": 60})
+    del settings.ASGI_APPLICATION
     assert ids() == []

@@ -3,6 +3,7 @@ on SQLite with database sessions, and uvicorn (ASGI) on PostgreSQL with Redis se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -45,15 +47,24 @@ def require_services() -> None:
         pytest.skip(message)
 
 
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "logto_e2e") -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     require_services()
-    name = f"logto_e2e_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -70,11 +81,17 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def run_server(
-    command: list[str], env: dict[str, str], port: int, *, migrate: bool = True, cwd: Path = ROOT
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    *,
+    migrate: bool = True,
+    log: IO[bytes] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
     if migrate:
         manage(env, "migrate", "--noinput", "-v", "0")
-    process = subprocess.Popen(command, cwd=cwd, env=env)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

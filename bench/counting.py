@@ -1,0 +1,94 @@
+"""What each request costs, in response headers: database queries, Redis commands and
+requests to the provider (``X-Bench-Queries``, ``X-Bench-Redis``, ``X-Bench-Provider``).
+
+For the load test only (``bench/settings.py``): it patches redis-py, urllib, aiohttp and
+requests in the server process to count their calls for the request under way.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import redis
+import requests
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+_counts: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(
+    "bench_counts", default=None
+)
+
+
+def _add(kind: str, n: int = 1) -> None:
+    counts = _counts.get()
+    if counts is not None:  # the context is copied into threads and loops: one Counter
+        counts[kind] += n
+
+
+def _counting(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _add(kind)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _counting_async(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _add(kind)
+        return await function(*args, **kwargs)
+
+    return wrapper
+
+
+def _pipeline_execute(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _add("redis", len(self.command_stack))
+        return function(self, *args, **kwargs)
+
+    return wrapper
+
+
+def install() -> None:
+    """Count Redis commands and provider requests (once per process)."""
+    if getattr(redis.Redis.execute_command, "__wrapped__", None):
+        return
+    redis.Redis.execute_command = _counting("redis", redis.Redis.execute_command)  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = _pipeline_execute(redis.client.Pipeline.execute)  # type: ignore[method-assign]
+    urllib.request.urlopen = _counting("provider", urllib.request.urlopen)
+    aiohttp.ClientSession._request = _counting_async("provider", aiohttp.ClientSession._request)  # type: ignore[method-assign]
+    requests.Session.request = _counting("provider", requests.Session.request)  # type: ignore[method-assign]
+
+
+class CountingMiddleware:
+    """Outermost: counts everything the request costs, the session's save included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        install()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        counts: Counter[str] = Counter()
+        token = _counts.set(counts)
+
+        def count_query(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+            counts["queries"] += 1
+            return execute(sql, params, many, context)
+
+        try:
+            with connection.execute_wrapper(count_query):
+                response = self.get_response(request)
+        finally:
+            _counts.reset(token)
+        for kind in ("queries", "redis", "provider"):
+            response[f"X-Bench-{kind.title()}"] = str(counts[kind])
+        return response

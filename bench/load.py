@@ -1,0 +1,498 @@
+"""Load test: two instances of the demo behind nginx, django-logto and mozilla-django-oidc.
+
+nginx (round robin) in front of gunicorn (WSGI, 2 workers) and uvicorn (ASGI), sharing a
+throwaway PostgreSQL database and a Redis database, against the dev provider; locust
+(``bench/locustfile.py``, in ``.venv-load``) plays closed-loop users at each step. The
+same scenario runs with django-logto, then mozilla-django-oidc, as the relying party.
+
+Per step: sign-ins and signed-in requests per second, p50/p95/p99 of signed-in requests,
+errors, and per sign-in and per signed-in request the provider calls, PostgreSQL queries
+and Redis commands the servers made (counted per request by ``bench/counting.py``,
+checked against the provider's counters, ``pg_stat_database`` and Redis ``INFO``), the
+workers' memory, and what is left in the session index and the replay memory.
+
+Usage: .venv/bin/python bench/load.py [USERS ...] [--seconds 20] [--pages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+
+from bench.common import markdown_table, site_calls  # noqa: E402
+from tests.devprovider import DevProvider  # noqa: E402
+from tests.e2e.test_servers import REDIS, free_port, manage, run_server, throwaway_database  # noqa: E402
+
+LOAD_VENV = ROOT / ".venv-load"
+LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"
+RPS = ("logto", "mozilla")
+POOL = {"gunicorn": 2, "uvicorn": 10}  # psycopg pool size per process (sync worker: 1 at once)
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream demo {{
+        server 127.0.0.1:{wsgi};
+        server 127.0.0.1:{asgi};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://demo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_read_timeout 120s;
+        }}
+    }}
+}}
+"""
+
+
+def load_python() -> Path:
+    """The Python of ``.venv-load``, made or updated from bench/requirements-load.txt."""
+    python = LOAD_VENV / "bin" / "python"
+    stamp = LOAD_VENV / ".stamp"
+    wanted = hashlib.sha256(LOAD_REQUIREMENTS.read_bytes()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if not python.exists():
+        venv.create(LOAD_VENV, with_pip=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(LOAD_REQUIREMENTS)], check=True)
+    stamp.write_text(wanted)
+    return python
+
+
+def nginx_binary() -> str:
+    """nginx from Debian, installed when missing (as root)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise RuntimeError("nginx is missing: apt-get install nginx")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "nginx"]
+    if subprocess.run(install, env=environment, capture_output=True).returncode:
+        subprocess.run(["apt-get", "update", "-qq"], env=environment, check=True)
+        subprocess.run(install, env=environment, check=True, capture_output=True)
+    return shutil.which("nginx", path="/usr/sbin:/sbin:/usr/bin") or "/usr/sbin/nginx"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@dataclass
+class Stack:
+    """The balancer, the provider and the shared stores; instances per relying party."""
+
+    workdir: Path
+    database_url: str
+    redis_url: str
+    provider: DevProvider
+    port: int
+    wsgi_port: int = field(default_factory=free_port)
+    asgi_port: int = field(default_factory=free_port)
+    servers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    cache_prefix: str = field(default_factory=lambda: f"load{secrets.token_hex(4)}")
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self, rp: str, server: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "bench-" + hashlib.sha256(self.database_url.encode()).hexdigest(),
+            "DATABASE_URL": self.database_url,
+            "DATABASE_POOL_MAX_SIZE": str(POOL[server]),
+            "REDIS_URL": self.redis_url,
+            "LOGTO_ENDPOINT": self.provider.url,
+            "BENCH_RP": rp,
+            "BENCH_CACHE_PREFIX": self.cache_prefix,
+        }
+
+    def start(self, rp: str) -> None:
+        self.stop()
+        python = sys.executable
+        commands = {
+            "gunicorn": [
+                *(python, "-m", "gunicorn", "config.wsgi:application", "--workers", "2"),
+                *("--bind", f"127.0.0.1:{self.wsgi_port}", "--timeout", "120"),
+            ],
+            "uvicorn": [
+                *(python, "-m", "uvicorn", "config.asgi:application", "--no-access-log"),
+                *("--port", str(self.asgi_port)),
+            ],
+        }
+        ports = {"gunicorn": self.wsgi_port, "uvicorn": self.asgi_port}
+        for name, command in commands.items():
+            path = self.workdir / f"{rp}-{name}.log"
+            try:
+                with path.open("ab") as log:
+                    env = self.env(rp, name)
+                    self.servers[name] = run_server(
+                        command, env, ports[name], migrate=False, log=log
+                    )
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}:\n{path.read_text()[-3000:]}") from None
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.terminate()
+            server.wait(timeout=20)
+        self.servers.clear()
+
+    def workers(self) -> dict[str, int]:
+        gunicorn = children(self.servers["gunicorn"].pid)
+        named = {f"gunicorn worker {n}": pid for n, pid in enumerate(sorted(gunicorn), 1)}
+        return {**named, "uvicorn": self.servers["uvicorn"].pid}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Server-wide counters, read before and after a step."""
+        database = self.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            xacts = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+                [database],
+            ).fetchone()
+            rows = conn.execute("SELECT count(*) FROM logto_auth_logtosession").fetchone()
+        client = redis.Redis.from_url(self.redis_url)
+        commands = sum(stat["calls"] for stat in client.info("commandstats").values())
+        # SCAN may return a key twice: count each once; one that expired meanwhile not at all.
+        pattern = f"{self.cache_prefix}:*:logto_auth:jti:*"
+        keys = set(client.scan_iter(match=pattern, count=1000))
+        replay = [ttl for ttl in (client.ttl(key) for key in keys) if ttl > 0]
+        deliveries = self.provider.backchannel()
+        return {
+            "backchannel": len(deliveries),
+            "backchannel_failed": sum(1 for d in deliveries if d.get("status") != 200),
+            "provider": site_calls(self.provider.counters()),
+            "xacts": xacts[0] if xacts else 0,
+            "logto_sessions": rows[0] if rows else 0,
+            "redis_commands": commands,
+            "redis_keys": client.dbsize(),
+            "replay_keys": len(replay),
+            "replay_ttl_max": max(replay, default=0),
+            "rss": {name: rss_mb(pid) for name, pid in self.workers().items()},
+        }
+
+
+@contextlib.contextmanager
+def stack(workdir: Path) -> Iterator[Stack]:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    with throwaway_database("logto_load") as database_url:
+        redis.Redis.from_url(REDIS).flushdb()
+        provider = DevProvider(
+            DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI=f"{origin}/logto/back-channel-logout/"
+        ).start()
+        provider.register_site(origin)
+        provider.register([f"{origin}/oidc/callback/"])
+        running = Stack(workdir, database_url, REDIS, provider, port)
+        conf = workdir / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(
+                dir=workdir, port=port, wsgi=running.wsgi_port, asgi=running.asgi_port
+            )
+        )
+        nginx = subprocess.Popen(
+            [nginx_binary(), "-c", str(conf), "-p", str(workdir), "-e", "stderr"],
+            stdout=subprocess.DEVNULL,
+            stderr=(workdir / "nginx.log").open("ab"),
+        )
+        try:
+            manage(running.env("logto", "gunicorn"), "migrate", "--noinput", "-v", "0")
+            yield running
+        finally:
+            running.stop()
+            nginx.terminate()
+            nginx.wait(timeout=10)
+            provider.stop()
+            redis.Redis.from_url(REDIS).flushdb()
+
+
+def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dict[str, Any]:
+    """One closed-loop step of ``users`` users for ``seconds``; its figures."""
+    config = {
+        "host": running.origin,
+        "provider": running.provider.url,
+        "rp": rp,
+        "users": users,
+        "duration": seconds,
+        "pages": pages,
+    }
+    before = running.snapshot()
+    done = subprocess.run(
+        [str(load_python()), str(ROOT / "bench" / "locustfile.py"), json.dumps(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 300,
+    )
+    if done.returncode:
+        raise RuntimeError(f"locust failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    time.sleep(1.5)  # PostgreSQL publishes a backend's counts within a second
+    after = running.snapshot()
+    result["server"] = {
+        key: after[key] - before[key]
+        for key in ("provider", "xacts", "redis_commands", "backchannel", "backchannel_failed")
+    }
+    result["left"] = {
+        key: after[key] for key in ("logto_sessions", "redis_keys", "replay_keys", "replay_ttl_max")
+    }
+    result["rss_before"], result["rss_after"] = before["rss"], after["rss"]
+    return result
+
+
+def run(
+    steps: tuple[int, ...] = (10, 50, 100), seconds: float = 20, pages: int = 20
+) -> dict[str, Any]:
+    """Every step for each relying party, on one stack; the figures by relying party."""
+    load_python()
+    results: dict[str, Any] = {"steps": list(steps), "seconds": seconds, "pages": pages}
+    with (
+        tempfile.TemporaryDirectory(prefix="logto-load-") as directory,
+        stack(Path(directory)) as running,
+    ):
+        for rp in RPS:
+            running.start(rp)
+            step(running, rp, 2, min(2, seconds), 2)  # warm-up: metadata, keys, imports
+            results[rp] = [step(running, rp, users, seconds, pages) for users in steps]
+        results["max_connections"] = max_connections(running.database_url)
+    return results
+
+
+def max_connections(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+    return int(row[0]) if row else 0
+
+
+def per(result: dict[str, Any], kinds: tuple[str, ...], cost: str) -> float:
+    """``cost`` per request of ``kinds`` (sign-in counts its two requests as one)."""
+    total = sum(result["costs"].get(kind, {}).get(cost, 0) for kind in kinds)
+    count = sum(result["requests"].get(kind, 0) for kind in kinds)
+    if kinds == ("sign-in",):
+        count //= 2
+    return total / count if count else 0.0
+
+
+def errors(result: dict[str, Any]) -> int:
+    return sum(result["errors"].values())
+
+
+def figures(result: dict[str, Any]) -> dict[str, float]:
+    signed_in = ("page", "api")
+    return {
+        "sign-ins/s": result["sign_ins_per_s"],
+        "signed-in req/s": result["signed_in_per_s"],
+        "p50 ms": result["p50"],
+        "p95 ms": result["p95"],
+        "p99 ms": result["p99"],
+        "errors": errors(result),
+        "provider/sign-in": per(result, ("sign-in",), "provider"),
+        "provider/page": per(result, ("page",), "provider"),
+        "provider/API req": per(result, ("api",), "provider"),
+        "queries/sign-in": per(result, ("sign-in",), "queries"),
+        "queries/req": per(result, signed_in, "queries"),
+        "redis/sign-in": per(result, ("sign-in",), "redis"),
+        "redis/req": per(result, signed_in, "redis"),
+    }
+
+
+def number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    """The load tables, in Markdown."""
+    names = {"logto": "django-logto", "mozilla": "mozilla-django-oidc"}
+    lines = [
+        f"Closed loop, {results['seconds']:g} s a step; a flow = sign-in, {results['pages']} "
+        "signed-in pages, 1 API call with a bearer token, sign-out. nginx round robin to "
+        "gunicorn (2 sync workers) and uvicorn; PostgreSQL (psycopg pool: "
+        f"{POOL['gunicorn']} per gunicorn worker, {POOL['uvicorn']} for uvicorn; "
+        f"max_connections {results['max_connections']}) and Redis shared.",
+        "",
+    ]
+    header = ["relying party", "users", *figures(results["logto"][0]).keys(), "flows"]
+    rows = []
+    for users_index, users in enumerate(results["steps"]):
+        for rp in RPS:
+            result = results[rp][users_index]
+            values = [number(value) for value in figures(result).values()]
+            rows.append([names[rp], users, *values, result["flows"]])
+    lines += markdown_table(header, rows)
+    saturated = [
+        f"{names[rp]} at {users}"
+        for users_index, users in enumerate(results["steps"])
+        for rp in RPS
+        if results[rp][users_index]["flows"] <= users
+    ]
+    if saturated:
+        lines += [
+            "",
+            f"Saturated ({', '.join(saturated)} users): no user finished a second flow within "
+            "the step, so its rates are those of one round of flows, ramp included.",
+        ]
+    lines += ["", "mozilla-django-oidc against django-logto (ratio = theirs / ours):", ""]
+    ratio_rows = []
+    for users_index, users in enumerate(results["steps"]):
+        ours = figures(results["logto"][users_index])
+        theirs = figures(results["mozilla"][users_index])
+        cells = []
+        for key in ("sign-ins/s", "signed-in req/s", "p95 ms", "provider/API req", "queries/req"):
+            cells.append(
+                f"{theirs[key] / ours[key]:.2f}x" if ours[key] else f"{number(theirs[key])} vs 0"
+            )
+        kinds = [results[rp][users_index]["by_kind"] for rp in RPS]
+        for kind in ("sign-in", "page", "api"):
+            ours_p50, theirs_p50 = (by_kind.get(kind, {}).get("p50", 0) for by_kind in kinds)
+            cells.append(f"{theirs_p50 / ours_p50:.2f}x" if ours_p50 else "n/a")
+        ratio_rows.append([users, *cells])
+    lines += markdown_table(
+        [
+            "users",
+            "sign-ins/s",
+            "signed-in req/s",
+            "p95",
+            "provider calls/API req",
+            "queries/req",
+            "p50 sign-in request",
+            "p50 page",
+            "p50 API",
+        ],
+        ratio_rows,
+    )
+    lines += ["", "Latency by request (p50 / p95 ms):", ""]
+    kind_rows = []
+    for users_index, users in enumerate(results["steps"]):
+        for rp in RPS:
+            by_kind = results[rp][users_index]["by_kind"]
+            kind_rows.append(
+                [
+                    names[rp],
+                    users,
+                    *(
+                        f"{by_kind[kind]['p50']:.0f} / {by_kind[kind]['p95']:.0f}"
+                        if kind in by_kind
+                        else ""
+                        for kind in ("sign-in", "page", "api", "sign-out")
+                    ),
+                ]
+            )
+    lines += markdown_table(
+        ["relying party", "users", "sign-in (each of 2)", "page", "API", "sign-out"], kind_rows
+    )
+    lines += ["", "Server-wide checks, per flow, and what is left after each step:", ""]
+    check_rows = []
+    for users_index, users in enumerate(results["steps"]):
+        for rp in RPS:
+            result = results[rp][users_index]
+            flows = max(1, result["flows"])
+            headers_provider = sum(cost.get("provider", 0) for cost in result["costs"].values())
+            rss = ", ".join(
+                f"{result['rss_before'][name]:.0f}→{result['rss_after'][name]:.0f}"
+                for name in result["rss_after"]
+            )
+            check_rows.append(
+                [
+                    names[rp],
+                    users,
+                    f"{result['server']['backchannel']} / {result['server']['backchannel_failed']}",
+                    number(result["server"]["provider"] / flows),
+                    number(headers_provider / flows),
+                    number(result["server"]["xacts"] / flows),
+                    number(result["server"]["redis_commands"] / flows),
+                    result["left"]["logto_sessions"],
+                    result["left"]["replay_keys"],
+                    result["left"]["replay_ttl_max"],
+                    rss,
+                ]
+            )
+    lines += markdown_table(
+        [
+            "relying party",
+            "users",
+            "back-channel logouts sent / failed",
+            "provider calls (its counters)",
+            "(headers)",
+            "PG transactions",
+            "Redis commands (INFO, server-wide)",
+            "LogtoSession rows left",
+            "replay keys",
+            "max TTL s",
+            "RSS MB before→after (gunicorn 1, 2, uvicorn)",
+        ],
+        check_rows,
+    )
+    all_errors = {
+        message: count
+        for rp in RPS
+        for result in results[rp]
+        for message, count in result["errors"].items()
+    }
+    if all_errors:
+        lines += [
+            "",
+            "Errors:",
+            *(f"- {count} times: {message}" for message, count in all_errors.items()),
+        ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("users", nargs="*", type=int, default=[10, 50, 100])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--pages", type=int, default=20)
+    arguments = parser.parse_args()
+    results = run(tuple(arguments.users), arguments.seconds, arguments.pages)
+    print("\n".join(report(results)))
+
+
+if __name__ == "__main__":
+    main()
