@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -116,3 +117,24 @@ def test_the_refresh_lock_waits_out_every_call_its_holder_may_make(
     with refresh_lock("session-1"):
         ttl = redis.Redis.from_url(redis_url).ttl(caches["default"].make_and_validate_key(key))
         assert ttl >= 4 * 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine", ["db", "cache", "cached_db"])
+def test_ending_a_thousand_sessions_of_a_user_costs_a_fixed_number_of_queries(
+    settings: Any, engine: str, django_assert_max_num_queries: Any
+) -> None:
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for n in range(1000):
+        session = store()
+        session["_auth_user_id"] = "1"
+        remember(session, {"sid": f"s{n}", "sub": "alice"})
+        keys.append(session.session_key)
+
+    with django_assert_max_num_queries(3):  # the index, the sessions, the index rows
+        assert end_sessions(sub="alice") == 1000
+
+    assert not any(store().exists(key) for key in keys)
+    assert not LogtoSession.objects.exists()
