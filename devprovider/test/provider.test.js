@@ -12,6 +12,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { Browser } from './support.js';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER = path.join(HERE, '..', 'server.js');
 
@@ -82,53 +84,6 @@ async function getJson(pathname, init) {
 }
 
 const postDev = (pathname) => getJson(pathname, { method: 'POST' });
-
-// A browser: keeps cookies (ignoring paths: the flows here are sequential) and follows
-// redirects by hand, stopping when one leaves the provider.
-class Browser {
-  constructor() {
-    this.cookies = new Map();
-  }
-
-  async request(url, { method = 'GET', form } = {}) {
-    const headers = {};
-    if (this.cookies.size) {
-      headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-    }
-    let body;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(form).toString();
-    }
-    const response = await fetch(new URL(url, origin), { method, headers, body, redirect: 'manual' });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = cookie.split(';');
-      const index = pair.indexOf('=');
-      const name = pair.slice(0, index).trim();
-      const value = pair.slice(index + 1).trim();
-      const expired = attributes.some((attribute) => /^\s*expires=Thu, 01 Jan 1970/i.test(attribute))
-        || attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute));
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    response.text_ = await response.text();
-    return response;
-  }
-
-  // Follow redirects within the provider; return the last response (a page, or a redirect
-  // to somewhere else, e.g. the client's redirect_uri).
-  async follow(url, options) {
-    let response = await this.request(url, options);
-    for (let hops = 0; hops < 10; hops += 1) {
-      const location = response.headers.get('location');
-      if (![302, 303].includes(response.status) || !location) return response;
-      const next = new URL(location, origin);
-      if (next.origin !== origin) return response;
-      response = await this.request(next);
-    }
-    throw new Error('too many redirects');
-  }
-}
 
 function authorizationUrl(params) {
   const url = new URL(`${issuer}/auth`);
@@ -206,7 +161,7 @@ async function exchangeCode({ code, verifier }) {
 }
 
 async function signInAndExchange(options = {}) {
-  const browser = options.browser ?? new Browser();
+  const browser = options.browser ?? new Browser(origin);
   const result = await authorize(browser, options);
   const tokens = await exchangeCode(result);
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
@@ -335,7 +290,7 @@ test('discovery looks like Logto', async () => {
 });
 
 test('login page shows the request; wrong password is a 401; sign-in redirects with code, state, iss', async () => {
-  const browser = new Browser();
+  const browser = new Browser(origin);
   const { challenge } = pkce();
   const page = await browser.follow(authorizationUrl({
     client_id: APP_ID,
@@ -372,7 +327,7 @@ test('login page shows the request; wrong password is a 401; sign-in redirects w
 });
 
 test('interaction_mode=signUp also opens the registration heading; HTML is escaped', async () => {
-  const browser = new Browser();
+  const browser = new Browser(origin);
   const page = await browser.follow(authorizationUrl({
     client_id: APP_ID,
     redirect_uri: REDIRECT_URI,
@@ -578,7 +533,7 @@ test('no refresh token without prompt=consent', async () => {
 });
 
 test('PKCE S256 only (optional for the confidential client); unregistered redirect URIs are refused', async () => {
-  const browser = new Browser();
+  const browser = new Browser(origin);
 
   const plain = await browser.request(authorizationUrl({
     client_id: APP_ID, redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid',
@@ -596,7 +551,7 @@ test('PKCE S256 only (optional for the confidential client); unregistered redire
 });
 
 test('cancelling the sign-in returns access_denied to the client', async () => {
-  const browser = new Browser();
+  const browser = new Browser(origin);
   const page = await browser.follow(authorizationUrl({
     client_id: APP_ID, redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid', state: 'c1',
     code_challenge: pkce().challenge, code_challenge_method: 'S256',
@@ -645,7 +600,7 @@ test('a changed users file is seen at the next sign-in', async () => {
 });
 
 test('rotating keys replaces the signing key and keeps sessions', async () => {
-  const browser = new Browser();
+  const browser = new Browser(origin);
   await signInAndExchange({ browser, username: 'alice' });
   const before = (await getJson('/oidc/jwks')).keys.map((key) => key.kid);
   const rotated = await postDev('/__dev__/rotate-keys');

@@ -72,7 +72,8 @@ export class Browser {
       const index = pair.indexOf('=');
       const name = pair.slice(0, index).trim();
       const value = pair.slice(index + 1).trim();
-      const expired = attributes.some((attribute) => /^\s*expires=Thu, 01 Jan 1970/i.test(attribute));
+      const expired = attributes.some((attribute) => /^\s*expires=Thu, 01 Jan 1970/i.test(attribute))
+        || attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute));
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
