@@ -149,6 +149,8 @@ class Stack:
             "DATABASE_POOL_MAX_SIZE": str(POOL[server]),
             "REDIS_URL": self.redis_url,
             "LOGTO_ENDPOINT": self.provider.url,
+            # The demo asks for its API resource from an explicit endpoint only when told.
+            "LOGTO_API_RESOURCE": "http://127.0.0.1:8000/api",
             "BENCH_RP": rp,
             "BENCH_CACHE_PREFIX": self.cache_prefix,
         }
