@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { Browser } from './support.js';
+import { Browser, SERVER, b64url, decodeJwt, pkce } from './support.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SERVER = path.join(HERE, '..', 'server.js');
 
 const APP_ID = 'test-app';
 const APP_SECRET = 'test-app-secret';
@@ -42,23 +41,6 @@ const logoutTokens = [];
 let receiverStatus = 200;
 
 // --- helpers ---------------------------------------------------------------------------------
-
-const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
-
-function pkce() {
-  const verifier = b64url(randomBytes(32));
-  return { verifier, challenge: b64url(createHash('sha256').update(verifier).digest()) };
-}
-
-function decodeJwt(jwt) {
-  const [header, payload, signature] = jwt.split('.');
-  return {
-    header: JSON.parse(Buffer.from(header, 'base64url')),
-    payload: JSON.parse(Buffer.from(payload, 'base64url')),
-    signingInput: `${header}.${payload}`,
-    signature: Buffer.from(signature, 'base64url'),
-  };
-}
 
 // Verify an ES384 JWS against the provider's current JWKS; returns the decoded token.
 async function verifyJwt(jwt) {

@@ -12,7 +12,7 @@ export const SERVER = path.join(HERE, '..', 'server.js');
 export const APP_ID = 'django-demo';
 export const APP_SECRET = 'django-demo-secret';
 
-const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
+export const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
 
 export function pkce() {
   const verifier = b64url(randomBytes(32));
