@@ -173,11 +173,7 @@ class LogtoBackend(ModelBackend):
         leave everything as it is; an empty list removes every mapped right. Flags and
         groups that no mapping names are never touched.
         """
-        if not (
-            logto_settings.roles
-            or logto_settings.organization_roles
-            or logto_settings.role_groups_prefix
-        ):
+        if not logto_settings.maps_rights:
             return
         roles = roles_of(claims)
         if roles is None:
