@@ -41,7 +41,8 @@ import redis  # noqa: E402
 
 from bench.common import markdown_table, site_calls  # noqa: E402
 from tests.devprovider import DevProvider  # noqa: E402
-from tests.e2e.test_servers import REDIS, free_port, manage, run_server, throwaway_database  # noqa: E402
+from tests.e2e.test_servers import manage, run_server  # noqa: E402
+from tests.services import REDIS, free_port, throwaway_database  # noqa: E402
 
 LOAD_VENV = ROOT / ".venv-load"
 LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"

@@ -31,7 +31,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 
 import psycopg  # noqa: E402
 
-from tests.e2e.test_servers import POSTGRES, throwaway_database  # noqa: E402
+from tests.services import POSTGRES, throwaway_database  # noqa: E402
 
 FULL: dict[str, dict[str, Any]] = {
     "signin": {"rounds": 10},

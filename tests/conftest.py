@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient, Client, RequestFactory
@@ -19,8 +20,57 @@ from logto_auth.context import LogtoContext
 from logto_auth.provider import provider
 from tests import forged
 from tests.devprovider import ROOT, TEST_CLIENT_ORIGIN, DevProvider
+from tests.services import REDIS, require_services, throwaway_database
 
 DEAD_BACKCHANNEL_URI = "http://127.0.0.1:9/logto/back-channel-logout/"
+# Fixtures that start a dev provider (Node) or need PostgreSQL or Redis: a test that uses
+# one, directly or through another fixture, belongs to the integration tier.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "dev_provider",
+        "rotating_dev_provider",
+        "private_provider",
+        "userinfo_only_tenant",
+        "tenant_without_api",
+        "redis_url",
+        "postgres_database",
+    }
+)
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test in one tier (marker): ``e2e`` under ``tests/e2e/``; ``integration``
+    when it talks to the dev provider, PostgreSQL or Redis (by fixture, or marked so when
+    it starts a provider of its own); ``unit`` otherwise: no Node, no server."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+        elif any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        elif INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this test's own; yields its URL."""
+    require_services()
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The URL of an empty Redis database, emptied again afterwards."""
+    require_services()
+    client = redis.Redis.from_url(REDIS)
+    client.flushdb()
+    yield REDIS
+    client.flushdb()
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +105,12 @@ def rotating_provider(rotating_dev_provider: DevProvider, settings: Any) -> DevP
 
 
 @pytest.fixture(autouse=True)
-def logto_settings(dev_provider: DevProvider, settings: Any) -> dict[str, Any]:
-    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": dev_provider.url}
+def logto_settings(request: pytest.FixtureRequest, settings: Any) -> dict[str, Any]:
+    """``LOGTO`` for this test: pointed at the dev provider when the test uses it; a unit
+    test keeps an endpoint where nothing listens, so that it never reaches a provider."""
+    if "dev_provider" in request.fixturenames:
+        dev: DevProvider = request.getfixturevalue("dev_provider")
+        settings.LOGTO = {**settings.LOGTO, "ENDPOINT": dev.url}
     return settings.LOGTO  # type: ignore[no-any-return]
 
 
@@ -187,6 +241,17 @@ class PrivateProvider(DevProvider):
 def private_provider(tmp_path: Path, settings: Any) -> Iterator[PrivateProvider]:
     """Start a private dev provider and point LOGTO at it for this test."""
     started = PrivateProvider(tmp_path / "users.json")
+    started.start()
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url}
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def userinfo_only_tenant(tmp_path: Path, settings: Any) -> Iterator[PrivateProvider]:
+    """A private tenant that leaves roles and organizations out of ID tokens (userinfo has
+    them), LOGTO pointed at it for this test."""
+    started = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
     started.start()
     settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url}
     yield started

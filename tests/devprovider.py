@@ -52,6 +52,9 @@ class DevProvider:
                 self.url = found.group(1)
                 break
         else:
+            self.process.wait(timeout=10)
+            self.process.stdout.close()
+            self.process = None
             raise RuntimeError("The dev provider did not start:\n" + "".join(self.output))
         # Keep draining its log so that it never blocks on a full pipe.
         self._drainer = threading.Thread(target=self._drain, daemon=True)

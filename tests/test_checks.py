@@ -243,6 +243,8 @@ def test_login_url_that_resolves_or_leaves_the_site_is_fine(settings: Any, login
     settings.LOGTO = VALID
     settings.LOGIN_URL = login_url
 
+    assert "logto_auth.W013" not in ids()
+
 
 def databases(monkeypatch: pytest.MonkeyPatch, **aliases: dict[str, Any]) -> None:
     """Replace DATABASES for the checks only (override_settings warns: connections exist)."""

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -352,15 +350,10 @@ def test_unknown_resource_is_a_400_that_keeps_the_session_and_its_refresh_token(
 
 
 @pytest.fixture
-def userinfo_alice(site: Site, tmp_path: Path, settings: Any) -> Iterator[Site]:
+def userinfo_alice(site: Site, userinfo_only_tenant: PrivateProvider) -> Site:
     """Alice, signed in to a tenant that leaves roles out of ID tokens (userinfo has them)."""
-    tenant = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
-    tenant.start()
-    tenant.register_site("http://testserver")
-    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": tenant.url}
-    site.sign_in(tenant, "alice")
-    yield site
-    tenant.stop()
+    site.sign_in(userinfo_only_tenant, "alice")
+    return site
 
 
 @pytest.mark.urls("tests.urls")

@@ -12,6 +12,8 @@ from django.core.management.base import CommandError
 from logto_auth import preflight
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider
 
+# Every check here talks to a live dev provider (the integration tier).
+pytestmark = pytest.mark.usefixtures("dev_provider")
 API = "http://127.0.0.1:8000/api"
 
 

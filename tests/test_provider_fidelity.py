@@ -9,11 +9,13 @@ import urllib.parse
 from typing import Any
 
 import jwt
+import pytest
 import requests
 
 from tests.conftest import Site
 from tests.devprovider import APP_ID, DevProvider
 
+pytestmark = pytest.mark.usefixtures("dev_provider")
 API = "http://127.0.0.1:8000/api"
 ACME = "acme4p9x2k7z"
 REFRESH_TOKEN = "_logto_refreshToken"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -242,27 +241,22 @@ def test_rights_follow_a_role_removed_in_logto_at_the_next_refresh(
 
 
 def test_roles_come_from_userinfo_when_the_id_token_lacks_them(
-    tmp_path: Path, settings: Any
+    userinfo_only_tenant: PrivateProvider,
 ) -> None:
-    provider = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
-    provider.start()
-    try:
-        settings.LOGTO = {**settings.LOGTO, "ENDPOINT": provider.url}
-        site = Site("wsgi")
-        site.sign_in(provider, "bob")  # warm-up, so that only the sign-in's calls count
-        site.post("/logto/sign-out/")
-        before = provider.counters().get("/oidc/me", 0)
+    provider = userinfo_only_tenant
+    site = Site("wsgi")
+    site.sign_in(provider, "bob")  # warm-up, so that only the sign-in's calls count
+    site.post("/logto/sign-out/")
+    before = provider.counters().get("/oidc/me", 0)
 
-        site.sign_in(provider, "bob")
+    site.sign_in(provider, "bob")
 
-        id_token = jwt.decode(site.session["_logto_idToken"], options={"verify_signature": False})
-        assert "roles" not in id_token
-        bob = get_user_model().objects.get(username="bob")
-        assert bob.is_staff
-        assert LogtoMembership.objects.get(identity__user=bob).roles == ["member"]
-        assert provider.counters()["/oidc/me"] == before + 1
-    finally:
-        provider.stop()
+    id_token = jwt.decode(site.session["_logto_idToken"], options={"verify_signature": False})
+    assert "roles" not in id_token
+    bob = get_user_model().objects.get(username="bob")
+    assert bob.is_staff
+    assert LogtoMembership.objects.get(identity__user=bob).roles == ["member"]
+    assert provider.counters()["/oidc/me"] == before + 1
 
 
 def test_without_any_mapping_rights_are_not_touched(

@@ -13,9 +13,6 @@ from django.core.cache import caches
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
 from logto_auth.sessions import cache_key, end_sessions, refresh_lock, remember
-from tests.e2e.test_servers import redis_url
-
-__all__ = ["redis_url"]  # a fixture, used by name below
 
 
 def test_refresh_lock_held_elsewhere_gives_up_with_503(settings: Any) -> None:

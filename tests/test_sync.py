@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,14 +138,10 @@ def test_sync_off_never_calls_the_provider(
 
 
 @pytest.fixture
-def userinfo_only_tenant(tmp_path: Path, settings: Any) -> Any:
-    """A tenant that leaves roles and organizations out of ID tokens (userinfo has them)."""
-    started = PrivateProvider(tmp_path / "users.json", DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS="")
-    started.start()
-    started.register_site("http://testserver")
-    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url, "SYNC_INTERVAL": INTERVAL}
-    yield started
-    started.stop()
+def userinfo_only_tenant(userinfo_only_tenant: PrivateProvider, settings: Any) -> PrivateProvider:
+    """conftest's tenant without roles in ID tokens, synced every ``INTERVAL``."""
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": INTERVAL}
+    return userinfo_only_tenant
 
 
 def test_sync_reads_userinfo_when_the_id_token_lacks_roles(

@@ -329,17 +329,20 @@ def test_cold_process_reads_metadata_once(
 
 
 def test_provider_stopped_at_sign_in_answers_503(site: Site, settings: Any) -> None:
+    # Bound but not listening: connections are refused, and no other process can take
+    # the port while the test runs.
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": f"http://127.0.0.1:{port}"}
+        settings.LOGTO = {**settings.LOGTO, "ENDPOINT": f"http://127.0.0.1:{port}"}
 
-    response = site.get("/logto/sign-in/")
+        response = site.get("/logto/sign-in/")
 
     assert response.status_code == 503
     assert b"could not be reached" in response.content
 
 
+@pytest.mark.integration  # starts a dev provider of its own
 def test_provider_stopped_before_callback_answers_503(site: Site, settings: Any) -> None:
     own = DevProvider().start().register_site(TEST_CLIENT_ORIGIN)
     try:

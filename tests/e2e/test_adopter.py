@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from tests.devprovider import ROOT, DevProvider
-from tests.e2e.test_servers import free_port, run_server
+from tests.e2e.test_servers import run_server
+from tests.services import free_port
 
 # Installing into a fresh virtualenv takes a while on a busy 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.adopter, pytest.mark.timeout(900)]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.devprovider import ROOT
-from tests.e2e.test_servers import require_services
+from tests.services import require_services
 
 pytestmark = pytest.mark.e2e
 

@@ -27,9 +27,8 @@ import pytest
 import requests
 
 from tests.devprovider import ROOT, DevProvider
-from tests.e2e.test_servers import free_port, manage, postgres_database, redis_url, run_server
-
-__all__ = ["postgres_database", "redis_url"]  # fixtures, used by name below
+from tests.e2e.test_servers import manage, run_server
+from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
 CONCURRENT = 20

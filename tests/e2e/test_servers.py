@@ -3,11 +3,9 @@ on SQLite with database sessions, and uvicorn (ASGI) on PostgreSQL with Redis se
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -15,65 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import psycopg
 import pytest
-import redis
 import requests
 
 from tests.devprovider import ROOT, DevProvider
 from tests.forged import get_with_two_authorizations
+from tests.services import free_port, require_services
 
 pytestmark = pytest.mark.e2e
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-# A database number of its own, so that test runs side by side do not share sessions.
-REDIS = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{secrets.randbelow(15) + 1}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def require_services() -> None:
-    """Skip when PostgreSQL or Redis is down, or fail where they must run (CI)."""
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=3).close()
-        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
-    except (psycopg.Error, redis.RedisError) as error:
-        message = f"PostgreSQL or Redis is not available: {error}"
-        if os.environ.get("LOGTO_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@contextlib.contextmanager
-def throwaway_database(prefix: str = "logto_e2e") -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards; yields its URL."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    require_services()
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    require_services()
-    client = redis.Redis.from_url(REDIS)
-    client.flushdb()
-    yield REDIS
-    client.flushdb()
 
 
 def manage(env: dict[str, str], *args: str) -> None:

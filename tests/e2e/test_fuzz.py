@@ -18,7 +18,7 @@ back-channel logout and the API views of an issuer whose keys the tests hold: no
 a session indexed under another Logto session and user stays.
 
 CI runs a fixed number of examples per endpoint, derandomized (the same run every time).
-``LOGTO_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/test_fuzz.py`` runs that many
+``LOGTO_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/e2e/test_fuzz.py`` runs that many
 random examples per endpoint instead (``HYPOTHESIS_PROFILE=long`` picks 10,000).
 """
 
