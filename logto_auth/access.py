@@ -1,7 +1,9 @@
 """Require Logto roles, organization roles or API scopes in views.
 
 Anonymous users are sent to sign in; signed-in users without the rights get a 403. Sync
-and ``async def`` views alike, as Django's ``login_required``.
+and ``async def`` views alike, as Django's ``login_required``. A Logto session is not
+enough: the Django user must be signed in and active too, so a user deactivated in Django
+loses access at once, not at the next sync.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from logto_auth.roles import organization_roles_of, roles_of
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest, HttpResponseBase
 
 V = TypeVar("V", bound="Callable[..., Any]")
@@ -141,7 +145,8 @@ class LogtoRoleRequiredMixin:
 
 def check(request: HttpRequest, **needs: Any) -> HttpResponseBase | None:
     """Return a sign-in redirect for anonymous users, raise 403 when ``needs`` are missing."""
-    if not request.logto.is_authenticated:  # type: ignore[attr-defined]
+    logto = request.logto  # type: ignore[attr-defined]
+    if not (logto.is_authenticated and _active(request.user)):
         return redirect_to_login(request.get_full_path())
     _deny(missing_rights(request, **needs))
     return None
@@ -149,10 +154,17 @@ def check(request: HttpRequest, **needs: Any) -> HttpResponseBase | None:
 
 async def acheck(request: HttpRequest, **needs: Any) -> HttpResponseBase | None:
     """Like ``check``, from async code."""
-    if not await request.logto.ais_authenticated():  # type: ignore[attr-defined]
+    logto = request.logto  # type: ignore[attr-defined]
+    if not (await logto.ais_authenticated() and _active(await request.auser())):
         return redirect_to_login(request.get_full_path())
     _deny(await amissing_rights(request, **needs))
     return None
+
+
+def _active(user: AbstractBaseUser | AnonymousUser) -> bool:
+    # Checked here, not left to the backend: a backend that lets inactive users
+    # authenticate (AllowAllUsersModelBackend) must not let them through either.
+    return user.is_authenticated and user.is_active
 
 
 def _deny(missing: list[str]) -> None:

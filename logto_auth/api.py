@@ -10,6 +10,7 @@ from here (``LogtoToken``, ``BearerError``, ``validate_access_token``, ...) live
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -130,7 +131,7 @@ def logto_token_required(view: V) -> V: ...
 @overload
 def logto_token_required(
     *,
-    scopes: Iterable[str] = (),
+    scopes: Iterable[str] | Mapping[str, Iterable[str]] = (),
     resource: str | Iterable[str] | None = None,
     organization: bool = False,
     create_user: bool = False,
@@ -140,12 +141,13 @@ def logto_token_required(
 def logto_token_required(
     view: V | None = None,
     *,
-    scopes: Iterable[str] = (),
+    scopes: Iterable[str] | Mapping[str, Iterable[str]] = (),
     resource: str | Iterable[str] | None = None,
     organization: bool = False,
     create_user: bool = False,
 ) -> Any:
-    """Protect a view with a Logto access token having ``scopes``.
+    """Protect a view with a Logto access token having ``scopes`` (or, for a dict by HTTP
+    method, the scopes listed for the request's method: a method left out is refused).
 
     Usable bare (``@logto_token_required``) or with arguments. With ``organization``,
     the token must be for an organization, and for the one in the URL keyword argument
@@ -153,7 +155,7 @@ def logto_token_required(
     is no ambient credential) and ``login_not_required`` (it answers 401 itself).
     """
     options = {
-        "scopes": tuple(scopes),
+        "scopes": scopes if isinstance(scopes, Mapping) else tuple(scopes),
         "resource": resource,
         "organization": organization,
         "create_user": create_user,
@@ -184,7 +186,7 @@ def logto_token_required(
 class LogtoTokenRequiredMixin:
     """Class-based view mixin: like ``logto_token_required``, set by class attributes."""
 
-    required_scopes: Iterable[str] = ()
+    required_scopes: Iterable[str] | Mapping[str, Iterable[str]] = ()
     logto_resource: str | Iterable[str] | None = None
     logto_organization = False
     create_unknown_user = False
@@ -195,7 +197,7 @@ class LogtoTokenRequiredMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         options = {
-            "scopes": tuple(self.required_scopes),
+            "scopes": self.required_scopes,
             "resource": self.logto_resource,
             "organization": self.logto_organization,
             "create_user": self.create_unknown_user,

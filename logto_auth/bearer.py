@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from logto_auth.token_cache import verified_tokens
 from logto_auth.tokens import validate_jwt
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from django.http import HttpRequest
 
@@ -144,7 +144,7 @@ class LogtoToken:
 
 @dataclass(frozen=True)
 class _Audiences(Container[str]):
-    """The audiences a view accepts: its API resources, and organizations if it wants them."""
+    """The audiences a view accepts: its API resources, and (bare) organization tokens."""
 
     resources: tuple[str, ...]
     organizations: bool
@@ -154,10 +154,11 @@ class _Audiences(Container[str]):
         return value in self.resources or organization
 
 
-def _resources(resource: str | Iterable[str] | None) -> tuple[str, ...]:
+def _resources(resource: str | Iterable[str] | None, organization: bool) -> tuple[str, ...]:
     if resource is None:
         found = tuple(logto_settings.api_resources)
-        if not found:
+        # An organization view takes organization tokens, which name no API resource.
+        if not found and not organization:
             raise ImproperlyConfigured(
                 "Set LOGTO['API_RESOURCES'] to the resource indicator(s) of your API, or "
                 "pass resource= to the view protection."
@@ -201,11 +202,15 @@ def validate_access_token(
 
     The token must be a Logto JWT access token (``typ: at+jwt``) whose ``aud`` is one of
     ``resource`` (default ``LOGTO['API_RESOURCES']``). With ``organization``, it must be for
-    an organization: an organization token (``aud`` ``urn:logto:organization:<id>``) or an
-    API token with an ``organization_id`` claim; without, tokens carrying an organization
-    are refused, since their scopes hold only within that organization.
+    an organization: an API token with an ``organization_id`` claim, or, only when no
+    ``resource`` is given, an organization token (``aud`` ``urn:logto:organization:<id>``);
+    without, tokens carrying an organization are refused, since their scopes hold only
+    within that organization.
     """
-    audiences = _Audiences(_resources(resource), organization)
+    # Any app of the tenant gets organization tokens, and they name no API: a view naming
+    # its resource takes only that resource's organization-level tokens.
+    bare_organization = organization and resource is None
+    audiences = _Audiences(_resources(resource, organization), bare_organization)
     key = (logto_settings.issuer, token)
     claims = verified_tokens.get(key)
     if claims is None:
@@ -233,6 +238,22 @@ def check_scopes(token: LogtoToken, required: Iterable[str]) -> None:
         raise BearerError(403, "insufficient_scope", f"Missing scope: {' '.join(missing)}", wanted)
 
 
+def scopes_for(
+    required: Iterable[str] | Mapping[str, Iterable[str]], method: str | None
+) -> tuple[str, ...]:
+    """Return the scopes ``method`` needs: ``required``, or its entry when it is a dict by
+    HTTP method. A method the dict leaves out raises ``BearerError`` (403); ``HEAD`` runs
+    the ``GET`` handler, so it needs ``GET``'s scopes unless the dict lists it."""
+    if not isinstance(required, Mapping):
+        return tuple(required)
+    asked = (method or "").upper()
+    listed = "GET" if asked == "HEAD" and "HEAD" not in required else asked
+    if listed not in required:
+        # Fail closed: a handler added later is not open to every token by accident.
+        raise BearerError(403, "insufficient_scope", "No access token may use this method here.")
+    return tuple(required[listed])
+
+
 def check_organization(token: LogtoToken, organization_id: str | None) -> None:
     """Raise ``BearerError`` (403) unless ``token`` is for ``organization_id`` (if given)."""
     if token.organization_id is None or (
@@ -244,7 +265,7 @@ def check_organization(token: LogtoToken, organization_id: str | None) -> None:
 def authorize(
     request: HttpRequest,
     *,
-    scopes: Iterable[str] = (),
+    scopes: Iterable[str] | Mapping[str, Iterable[str]] = (),
     resource: str | Iterable[str] | None = None,
     organization: bool = False,
     url_kwargs: Mapping[str, Any] | None = None,
@@ -252,8 +273,9 @@ def authorize(
     """Return the request's access token if it may call the view; else raise ``BearerError``.
 
     Parse, validate for ``resource``; with ``organization``, require the organization the
-    URL keyword argument ``organization_id`` names (if any); then require every scope. Every
-    refusal, an unreachable provider included, is a ``BearerError`` with the client's answer.
+    URL keyword argument ``organization_id`` names (if any); then require every scope
+    (``scopes`` may be a dict by HTTP method, see ``scopes_for``). Every refusal, an
+    unreachable provider included, is a ``BearerError`` with the client's answer.
     """
     try:
         token = validate_access_token(
@@ -263,5 +285,5 @@ def authorize(
         raise KeysUnavailable(error) from error
     if organization:
         check_organization(token, (url_kwargs or {}).get(ORGANIZATION_KWARG))
-    check_scopes(token, scopes)
+    check_scopes(token, scopes_for(scopes, request.method))
     return token

@@ -9,8 +9,9 @@ module imports it).
         required_scopes = ["read:profile"]
 
 View attributes read by these classes: ``required_scopes`` (a list, or a dict by HTTP
-method), ``logto_resource`` (default ``LOGTO['API_RESOURCES']``) and ``logto_organization``
-(accept organization tokens only, for the URL's ``organization_id`` when it has one).
+method: a method left out is refused, ``[]`` leaves one open), ``logto_resource``
+(default ``LOGTO['API_RESOURCES']``) and ``logto_organization`` (accept organization
+tokens only, for the URL's ``organization_id`` when it has one).
 ``LogtoTokenAuthentication`` enforces them all, through the same policy as the view
 decorator, whatever the permission classes. With Django's ``LoginRequiredMiddleware``,
 mark such views ``@method_decorator(login_not_required, name="dispatch")`` so that a
@@ -43,11 +44,9 @@ class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
 
 
 def view_scopes(request: Request, view: APIView | None) -> tuple[str, ...]:
-    """Return ``view.required_scopes``, or its entry for the request's method."""
-    scopes = getattr(view, "required_scopes", ())
-    if isinstance(scopes, dict):
-        return tuple(scopes.get(request.method, ()))
-    return tuple(scopes)
+    """Return ``view.required_scopes``, or its entry for the request's method (a method it
+    leaves out raises ``bearer.BearerError``, see ``bearer.scopes_for``)."""
+    return bearer.scopes_for(getattr(view, "required_scopes", ()), request.method)
 
 
 class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: ignore[misc]
@@ -67,7 +66,9 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
         try:
             token = bearer.authorize(
                 request._request,
-                scopes=view_scopes(request, view),
+                # The raw attribute: a method it leaves out is refused after the token
+                # is validated, so a request without one still gets 401.
+                scopes=getattr(view, "required_scopes", ()),
                 resource=getattr(view, "logto_resource", None),
                 organization=getattr(view, "logto_organization", False),
                 url_kwargs=context.get("kwargs"),

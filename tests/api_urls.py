@@ -73,7 +73,8 @@ class DrfView(APIView):  # type: ignore[misc]
             }
         )
 
-    post = get
+    # Methods required_scopes leaves out: no token may use them.
+    post = put = patch = delete = get
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -96,19 +97,27 @@ async def async_caller(request: HttpRequest, **kwargs: Any) -> JsonResponse:
     return caller(request)
 
 
-def one_policy(prefix: str, scopes: list[str], organization: bool) -> list[URLPattern]:
+def meddler(request: HttpRequest) -> JsonResponse:
+    """A view that edits the claims of its token (a bug of the adopter's, say)."""
+    request.logto.claims["scope"] = "read:profile write:profile"  # type: ignore[attr-defined]
+    return whoami(request)
+
+
+def one_policy(
+    prefix: str, scopes: list[str] | dict[str, list[str]], organization: bool
+) -> list[URLPattern]:
     """The same protection four ways: decorator, mixin (sync and async view), DRF."""
 
     class Protected(LogtoTokenRequiredMixin, View):
-        http_method_names = ["get"]
+        http_method_names = ["get", "post", "head", "options"]
         required_scopes = scopes
         logto_organization = organization
 
     class Mixin(Protected):
-        get = staticmethod(caller)
+        get = post = staticmethod(caller)
 
     class AsyncMixin(Protected):
-        get = staticmethod(async_caller)
+        get = post = staticmethod(async_caller)
 
     @method_decorator(login_not_required, name="dispatch")
     class Drf(APIView):  # type: ignore[misc]
@@ -123,6 +132,8 @@ def one_policy(prefix: str, scopes: list[str], organization: bool) -> list[URLPa
             token = request.auth
             return Response({"sub": token.sub, "organization_id": token.organization_id})
 
+        post = get
+
     decorator = logto_token_required(scopes=scopes, organization=organization)
     url = "<str:organization_id>/" if organization else ""
     return [
@@ -133,15 +144,25 @@ def one_policy(prefix: str, scopes: list[str], organization: bool) -> list[URLPa
     ]
 
 
+API = "http://127.0.0.1:8000/api"
+# Scopes by method: a method left out is refused, an empty list leaves one open.
+BY_METHOD = {"GET": ["read:profile"], "POST": ["write:profile"], "OPTIONS": []}
+
 urlpatterns = [
     *demo,
     *one_policy("t/one/api", ["read:profile"], organization=False),
     # Logto's organization tokens carry no scope in the dev provider.
     *one_policy("t/one/organization", [], organization=True),
+    *one_policy("t/one/method", BY_METHOD, organization=False),
     path("t/write/", logto_token_required(scopes=["write:profile"])(whoami)),
     path("t/bare/", logto_token_required(whoami)),
     path("t/create/", logto_token_required(create_user=True)(whoami)),
     path("t/other-api/", logto_token_required(resource="https://other.example/api")(whoami)),
+    path(
+        "t/organization-api/<str:organization_id>/",
+        logto_token_required(organization=True, resource=API)(caller),
+    ),
+    path("t/meddle/", logto_token_required(meddler)),
     path("t/mixin/", MixinView.as_view()),
     path("t/async/", async_whoami),
     path("t/async-mixin/", AsyncMixinView.as_view()),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
 from tests.conftest import Site
 from tests.devprovider import DevProvider
@@ -47,3 +48,19 @@ def test_scopes_of_the_resource_token(wsgi_site: Site, dev_provider: DevProvider
 
     assert wsgi_site.get("/need/read/").status_code == 200
     assert wsgi_site.get("/need/write/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["/need/admin/", "/need/acme-admin/", "/async/need/admin/", "/async/need/acme-admin/"]
+)
+def test_user_deactivated_in_django_is_sent_to_sign_in(
+    site: Site, dev_provider: DevProvider, path: str
+) -> None:
+    site.sign_in(dev_provider, "alice")
+    assert site.get(path).status_code == 200
+    User.objects.filter(username="alice").update(is_active=False)
+
+    response = site.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/logto/sign-in/?next={path}"

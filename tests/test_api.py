@@ -545,6 +545,98 @@ def test_decorator_mixins_and_drf_give_the_same_answer(
     assert answers == dict.fromkeys(ONE_POLICY_VIEWS, expected)
 
 
+# case: (method, token, status) on views protected by tests.api_urls.BY_METHOD
+BY_METHOD_CASES = [
+    ("GET", "reader", 200),
+    ("GET", "writer", 403),
+    ("HEAD", "reader", 200),  # HEAD runs the GET handler: it needs GET's scopes
+    ("HEAD", "writer", 403),
+    ("POST", "writer", 200),
+    ("POST", "reader", 403),
+    ("PUT", "both", 403),  # left out of the dict: refused to every token
+    ("DELETE", "both", 403),
+    ("OPTIONS", "reader", 200),  # "OPTIONS": [] leaves it open to any valid token
+]
+
+
+@pytest.mark.urls("tests.api_urls")
+@pytest.mark.parametrize(("method", "holder", "status"), BY_METHOD_CASES)
+def test_scopes_by_method_refuse_methods_left_out(
+    db: None, dev_provider: DevProvider, method: str, holder: str, status: int
+) -> None:
+    scopes = {
+        "reader": "read:profile",
+        "writer": "write:profile",
+        "both": "read:profile write:profile",
+    }
+    token = bearer(dev_provider.machine_token(API, scopes[holder]))
+
+    answers = {
+        view: Client().generic(method, f"/t/one/method/{view}/", **token)
+        for view in ONE_POLICY_VIEWS
+    }
+
+    assert {view: answer.status_code for view, answer in answers.items()} == dict.fromkeys(
+        ONE_POLICY_VIEWS, status
+    )
+    if status == 403:
+        for answer in answers.values():
+            assert challenge(answer).startswith('Bearer error="insufficient_scope"')
+    assert Client().generic(method, "/t/one/method/decorator/").status_code == 401
+
+
+# Organization tokens and the view's resource
+
+
+def organization_token(organization_id: str = ACME, **changes: Any) -> str:
+    """A crafted organization token (no API resource), as Logto issues it to any app."""
+    return access_token(aud=f"urn:logto:organization:{organization_id}", **changes)
+
+
+@pytest.mark.usefixtures("hostile_provider")
+@pytest.mark.urls("tests.api_urls")
+def test_organization_view_naming_a_resource_refuses_bare_organization_tokens(
+    wsgi_site: Site,
+) -> None:
+    # Another app of the tenant, with a permission of the same name.
+    token = organization_token(client_id="another-app", scope="read:profile")
+
+    response = wsgi_site.get(f"/t/organization-api/{ACME}/", **bearer(token))
+
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in challenge(response)
+
+
+@pytest.mark.usefixtures("hostile_provider")
+@pytest.mark.urls("tests.api_urls")
+def test_organization_view_naming_a_resource_accepts_its_organization_api_tokens(
+    wsgi_site: Site,
+) -> None:
+    own = wsgi_site.get(
+        f"/t/organization-api/{ACME}/", **bearer(access_token(organization_id=ACME))
+    )
+    other_api = wsgi_site.get(
+        f"/t/organization-api/{ACME}/",
+        **bearer(access_token(aud="https://other.example/api", organization_id=ACME)),
+    )
+
+    assert own.status_code == 200
+    assert own.json() == {"sub": "u1alice0000a", "organization_id": ACME}
+    assert other_api.status_code == 401
+
+
+@pytest.mark.usefixtures("hostile_provider")
+def test_organization_view_without_a_resource_needs_no_api_resources(
+    wsgi_site: Site, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "API_RESOURCES": []}
+
+    response = wsgi_site.get(f"/api/organizations/{ACME}/me/", **bearer(organization_token()))
+
+    assert response.status_code == 200
+    assert response.json()["organization_id"] == ACME
+
+
 # Views, users, the cache
 
 
@@ -619,6 +711,19 @@ def test_cached_token_is_still_checked_for_the_view_audience(wsgi_site: Site) ->
     assert len(api.verified_tokens) == 1
 
     assert wsgi_site.get("/t/other-api/", **bearer(token)).status_code == 401
+
+
+@pytest.mark.urls("tests.api_urls")
+def test_a_view_editing_the_claims_does_not_change_them_for_later_requests(
+    wsgi_site: Site, dev_provider: DevProvider
+) -> None:
+    token = bearer(dev_provider.machine_token(API, "read:profile"))
+
+    assert wsgi_site.get("/t/meddle/", **token).status_code == 200
+    response = wsgi_site.get("/t/write/", **token)
+
+    assert response.status_code == 403
+    assert 'scope="write:profile"' in challenge(response)
 
 
 @pytest.mark.usefixtures("hostile_provider")

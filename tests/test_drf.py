@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from logto_auth.provider import provider
 from tests.conftest import Site
@@ -27,6 +28,30 @@ def test_scopes_by_method(wsgi_site: Site, dev_provider: DevProvider) -> None:
     assert refused.json()["error"] == "insufficient_scope"
     writer = bearer(dev_provider.machine_token(API, "write:profile"))
     assert wsgi_site.post("/t/drf/", **writer).status_code == 200
+
+
+def test_head_needs_the_scopes_of_get(db: None, dev_provider: DevProvider) -> None:
+    writer = bearer(dev_provider.machine_token(API, "write:profile"))
+    reader = bearer(dev_provider.machine_token(API, "read:profile"))
+
+    refused = Client().generic("HEAD", "/t/drf/", **writer)
+
+    assert refused.status_code == 403
+    assert challenge(refused).startswith('Bearer error="insufficient_scope"')
+    assert Client().generic("HEAD", "/t/drf/", **reader).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_method_left_out_of_required_scopes_is_refused_to_every_token(
+    db: None, dev_provider: DevProvider, method: str
+) -> None:
+    everything = bearer(dev_provider.machine_token(API, "read:profile write:profile"))
+
+    response = Client().generic(method, "/t/drf/", **everything)
+
+    assert response.status_code == 403
+    assert challenge(response).startswith('Bearer error="insufficient_scope"')
+    assert response.json()["error"] == "insufficient_scope"
 
 
 def test_user_token_authenticates_the_django_user(site: Site, dev_provider: DevProvider) -> None:
