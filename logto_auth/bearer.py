@@ -132,7 +132,8 @@ class LogtoToken:
     def organization_id(self) -> str | None:
         """The organization of an organization token, or of an organization API token."""
         if self.audience.startswith(ORGANIZATION_AUDIENCE):
-            return self.audience.removeprefix(ORGANIZATION_AUDIENCE)
+            # An audience naming no organization is no organization's token: refused.
+            return self.audience.removeprefix(ORGANIZATION_AUDIENCE) or None
         value = self.claims.get("organization_id")
         return value if isinstance(value, str) and value else None
 

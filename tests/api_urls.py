@@ -162,6 +162,8 @@ urlpatterns = [
         "t/organization-api/<str:organization_id>/",
         logto_token_required(organization=True, resource=API)(caller),
     ),
+    # No organization in the URL: any organization the token is for.
+    path("t/any-organization/", logto_token_required(organization=True)(caller)),
     path("t/meddle/", logto_token_required(meddler)),
     path("t/mixin/", MixinView.as_view()),
     path("t/async/", async_whoami),

@@ -626,6 +626,18 @@ def test_organization_view_naming_a_resource_accepts_its_organization_api_tokens
 
 
 @pytest.mark.usefixtures("hostile_provider")
+@pytest.mark.urls("tests.api_urls")
+def test_organization_token_naming_no_organization_is_refused(wsgi_site: Site) -> None:
+    named = wsgi_site.get("/t/any-organization/", **bearer(organization_token()))
+    nameless = wsgi_site.get("/t/any-organization/", **bearer(organization_token("")))
+
+    assert named.status_code == 200
+    assert named.json()["organization_id"] == ACME
+    assert nameless.status_code == 401
+    assert 'error="invalid_token"' in challenge(nameless)
+
+
+@pytest.mark.usefixtures("hostile_provider")
 def test_organization_view_without_a_resource_needs_no_api_resources(
     wsgi_site: Site, settings: Any
 ) -> None:
