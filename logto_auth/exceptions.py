@@ -10,7 +10,7 @@ class LogtoError(Exception):
     title = "Sign-in failed"
     #: The OAuth error code the provider reported, if any.
     code = ""
-    #: The fix, for the site's administrator: shown apart from the message, and logged.
+    #: The fix, for the site's administrator: always logged, shown only to staff or with DEBUG.
     admin_hint = ""
 
 

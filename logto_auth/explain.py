@@ -1,8 +1,9 @@
 """What each error Logto reports means: a sentence for the user, the fix for the site owner.
 
 Most errors Logto sends back come from a misconfiguration (an API resource the tenant
-lacks, a wrong secret, an unregistered URI), not from the user: the user gets a calm page,
-and the site's administrator the setting to change, on that page and in the log.
+lacks, a wrong secret, an unregistered URI), not from the user: the user gets a calm page
+and a reference, and the site's administrator the setting to change, in the log line with
+that reference (and on the page with DEBUG on or to staff: it names the configuration).
 """
 
 from __future__ import annotations

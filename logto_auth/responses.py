@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,20 +20,41 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def shows_admin_hint(request: HttpRequest) -> bool:
+    """Return whether this visitor may read the administrator's part of an error page.
+
+    It names the site's configuration (the application, its resources, its callback), so
+    only in development or to active staff; everyone else gets a reference to quote.
+    """
+    if settings.DEBUG:
+        return True
+    user = getattr(request, "user", None)
+    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
 def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
     """Render the readable error page for ``error`` with its HTTP status."""
-    logger.warning("%s %s: %s (%s)", request.method, request.path, error, type(error).__name__)
+    reference = secrets.token_hex(4)
     admin_hint = error.admin_hint.replace(
         explain.CALLBACK, request.build_absolute_uri(reverse("logto_auth:callback"))
     )
-    if admin_hint:
-        logger.warning("To fix: %s", admin_hint)
+    # One line holds the reference and the whole explanation: the reference finds the fix.
+    logger.warning(
+        "%s %s: %s (%s) [reference %s]%s",
+        request.method,
+        request.path,
+        error,
+        type(error).__name__,
+        reference,
+        f" To fix: {admin_hint}" if admin_hint else "",
+    )
     context = {
         "title": error.title,
         "message": str(error),
         "status": error.status,
         "code": error.code,
-        "admin_hint": admin_hint,
+        "reference": reference,
+        "admin_hint": admin_hint if shows_admin_hint(request) else "",
         # A cancelled sign-in is the user's choice: no alarm, a way back.
         "cancelled": error.code == "access_denied",
     }

@@ -1,8 +1,9 @@
 """Build the sdist and the wheel, check what they hold, and render the long description.
 
-In: the app's modules, templates, migrations, ``py.typed``, the license. Out: the tests,
-the demo project, the dev provider, the benchmarks and the scripts. ``twine check``
-renders the long description as PyPI would. Prints the files' names and sizes; exits
+In: every file under ``logto_auth/`` that git tracks (modules, templates in any folder,
+migrations, ``py.typed``), and the license. Out: the tests, the demo project, the dev
+provider, the benchmarks and the scripts. ``twine check`` renders the long description
+as PyPI would. Prints the files' names and sizes; exits
 non-zero on the first problem.
 
 Usage: .venv/bin/python scripts/check_package.py [--outdir DIR]
@@ -41,9 +42,31 @@ def names_in(archive: Path) -> list[str]:
         return [name.partition("/")[2] for name in sdist.getnames()]
 
 
-def problems_of(archive: Path) -> list[str]:
-    names = names_in(archive)
-    found = [f"{archive.name} lacks {must}" for must in MUST if must not in names]
+def app_files() -> list[str]:
+    """Every file under ``logto_auth/`` that git tracks: what the app needs at run time.
+
+    Read from git, not from a list kept by hand, so that a new folder (templates, static
+    files, translations) cannot be left out of the package unnoticed.
+    """
+    git = shutil.which("git")
+    if git is None:
+        raise SystemExit("git is needed to list the app's files")
+    listed = subprocess.run(
+        [git, "ls-files", "-z", "--", "logto_auth"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    files = [name for name in listed.split("\0") if name and not name.endswith(".pyc")]
+    if not files:
+        raise SystemExit("git lists no file under logto_auth/: run this from a git checkout")
+    return files
+
+
+def problems_of(archive: Path, required: list[str]) -> list[str]:
+    names = set(names_in(archive))
+    found = [f"{archive.name} lacks {must}" for must in (*MUST, *required) if must not in names]
     found += [
         f"{archive.name} holds {name}"
         for name in names
@@ -90,7 +113,8 @@ def main() -> int:
             print(build.stdout, build.stderr, file=sys.stderr)
             return 1
         archives = sorted(outdir.glob("django_logto-*"))
-        found = [problem for archive in archives for problem in problems_of(archive)]
+        required = app_files()
+        found = [problem for archive in archives for problem in problems_of(archive, required)]
         if len(archives) != 2:
             found.append(f"expected an sdist and a wheel, built {[a.name for a in archives]}")
         twine = subprocess.run(

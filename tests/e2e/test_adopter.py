@@ -1,6 +1,7 @@
 """The adopter's path: the built wheel in a fresh virtualenv, a project from
 ``django-admin startproject``, the quick start's snippets taken from docs/quickstart.md
-as they stand, then alice signed in and out over real HTTP with LoginRequiredMiddleware on.
+as they stand, then alice signed in and out over real HTTP with LoginRequiredMiddleware on,
+opening on the way every admin page the app changes or adds.
 
 Run on the newest and the oldest leg of the support matrix (marker ``adopter``).
 """
@@ -26,6 +27,12 @@ from tests.services import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.adopter, pytest.mark.timeout(900)]
 QUICKSTART = ROOT / "docs" / "quickstart.md"
 SNIPPET = re.compile(r"<!-- adopter: (\w+)(?: (\S+))? -->\n```\w*\n(.*?)```", re.DOTALL)
+# The admin's lists that logto_auth changes (users) or adds (the Logto identity pages).
+ADMIN_LISTS = (
+    "/admin/auth/user/",
+    "/admin/logto_auth/logtoidentity/",
+    "/admin/logto_auth/logtomembership/",
+)
 
 
 def snippets() -> list[tuple[str, str, str]]:
@@ -33,6 +40,25 @@ def snippets() -> list[tuple[str, str, str]]:
     found = [(m[1], m[2] or "", m[3]) for m in SNIPPET.finditer(QUICKSTART.read_text())]
     assert len(found) >= 4, "the quick start lost its marked snippets"
     return found
+
+
+def assert_renders(http: requests.Session, url: str) -> str:
+    page = http.get(url, allow_redirects=False, timeout=10)
+    # runserver keeps startproject's DEBUG: a 500 page's title names the exception.
+    title = re.search(r"<title>\s*(.*?)\s*</title>", page.text, re.DOTALL)
+    assert page.status_code == 200, f"{url} answered {page.status_code}: {title and title[1]}"
+    assert "TemplateDoesNotExist" not in page.text, url
+    return page.text
+
+
+def assert_admin_pages_render(http: requests.Session, origin: str) -> None:
+    """Open the admin's index, and each list the app changes or adds with its first entry."""
+    assert_renders(http, f"{origin}/admin/")
+    for changelist in ADMIN_LISTS:
+        listing = assert_renders(http, f"{origin}{changelist}")
+        entry = re.search(rf'href="({re.escape(changelist)}\d+/change/)', listing)
+        assert entry is not None, f"{changelist} lists nothing"
+        assert_renders(http, f"{origin}{entry[1]}")
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +134,8 @@ def test_quick_start_signs_alice_in_and_out(
 
         assert http.get(f"{origin}/", timeout=10).text == "Signed in as alice0k7x2qm"
         assert http.get(f"{origin}/async/", timeout=10).text == "Signed in as alice0k7x2qm"
+        # alice has Logto's role admin, which the quick start maps to staff and superuser.
+        assert_admin_pages_render(http, origin)
 
         form = http.get(f"{origin}/logto/sign-out/", timeout=10)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)

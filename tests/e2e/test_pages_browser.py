@@ -66,6 +66,15 @@ def test_a_resource_the_tenant_lacks_shows_the_fix(
     settings.LOGTO = {**settings.LOGTO, "ENDPOINT": tenant_without_api.url}
     page.goto(f"{live_server.url}/logto/sign-in/")
 
+    # A visitor (DEBUG off, not staff) reads a reference to quote, not the configuration.
+    expect(page.get_by_role("heading", name="This site's sign-in is misconfigured")).to_be_visible()
+    expect(page.get_by_text("For the site's administrator")).to_have_count(0)
+    expect(page.get_by_text("Reference")).to_be_visible()
+    shot(page, "24-error-invalid-target-for-a-visitor")
+
+    # The demo runs with DEBUG on (DJANGO_DEBUG defaults to true): the page names the fix.
+    settings.DEBUG = True
+    page.goto(f"{live_server.url}/logto/sign-in/")
     expect(page.get_by_role("heading", name="This site's sign-in is misconfigured")).to_be_visible()
     page.get_by_text("For the site's administrator").click()
     expect(page.locator("#admin-hint")).to_contain_text("Create it in the Logto Console")
