@@ -1,11 +1,11 @@
 """The support matrix: every Django and Python pair django-logto is tested on.
 
-``./scripts/test`` runs the whole suite (browser included) on the newest pair in
-``.venv`` and, through ``nox``, everything but the browser on the other pairs. An
-interpreter that is missing fails the run with a message naming it: a leg is never
-skipped. Each leg has its own virtualenv under ``.nox/``, kept while its pins hold.
+``./scripts/test`` runs every tier (browser included) on the newest pair in ``.venv`` and,
+through ``nox``, the unit and integration tiers on the other pairs (the adopter test too on
+the oldest). An interpreter that is missing fails the run with a message naming it: a leg is
+never skipped. Each leg has its own virtualenv under ``.nox/``, kept while its pins hold.
 
-    .venv/bin/nox                        # every leg
+    .venv/bin/nox -s tests               # every leg
     .venv/bin/nox -s "tests(3.11-django5.2)" -- tests/test_views.py
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
+nox.options.sessions = ["tests"]
 
 # Django -> the exact pins tested with it (Django itself, and the stubs mypy reads).
 DJANGO = {
@@ -61,10 +62,8 @@ def requirements(django: str) -> list[str]:
     return [*pins, *DJANGO[django]]
 
 
-@nox.session(name="tests", python=False)
-@nox.parametrize(("py", "django"), LEGS, ids=[f"{p}-django{d}" for p, d in LEGS])
-def tests(session: nox.Session, py: str, django: str) -> None:
-    """Everything but the browser on one Python and Django pair."""
+def leg_venv(session: nox.Session, py: str, django: str) -> Path:
+    """Return the bin folder of the leg's virtualenv, made or updated to its pins."""
     venv = ROOT / ".nox" / f"py{py}-django{django}"
     if not (venv / "bin" / "python").exists():
         session.run(interpreter(session, py), "-m", "venv", str(venv), external=True)
@@ -74,19 +73,38 @@ def tests(session: nox.Session, py: str, django: str) -> None:
         session.run(str(bin_dir / "pip"), "install", "-q", "--upgrade", "pip", external=True)
         session.run(str(bin_dir / "pip"), "install", "-q", *wanted.split("\n"), external=True)
         stamp.write_text(wanted)
+    return bin_dir
+
+
+@nox.session(name="install", python=False)
+@nox.parametrize(("py", "django"), LEGS, ids=[f"{p}-django{d}" for p, d in LEGS])
+def install(session: nox.Session, py: str, django: str) -> None:
+    """Make (or update) one leg's virtualenv without running anything."""
+    leg_venv(session, py, django)
+
+
+@nox.session(name="tests", python=False)
+@nox.parametrize(("py", "django"), LEGS, ids=[f"{p}-django{d}" for p, d in LEGS])
+def tests(session: nox.Session, py: str, django: str) -> None:
+    """The unit and integration tiers on one Python and Django pair (and, on the oldest,
+    the adopter test), on both cores."""
+    bin_dir = leg_venv(session, py, django)
     session.run(
         str(bin_dir / "python"),
         "-c",
         "import django, sys; print('Python', sys.version.split()[0], 'Django', django.__version__)",
         external=True,
     )
+    tiers = "unit or integration"
     session.run(
         str(bin_dir / "pytest"),
         "-q",
         "-p",
         "no:cacheprovider",
+        "-n",
+        "2",
         "-m",
-        "not browser" if (py, django) == OLDEST else "not browser and not adopter",
+        f"{tiers} or adopter" if (py, django) == OLDEST else tiers,
         *session.posargs,
         external=True,
     )
