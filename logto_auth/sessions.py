@@ -5,7 +5,8 @@ instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` ta
 same lock from async code, through the cache's async API); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
-delete, are ended through a revocation list that the middleware checks.
+delete, are ended through a revocation list that the middleware checks (and a sign-in
+checks, once indexed, for what ended while it completed).
 """
 
 from __future__ import annotations
@@ -170,12 +171,16 @@ def forget(session: SessionBase) -> None:
         session.pop(key, None)
 
 
-def remember(session: SessionBase, claims: dict[str, Any]) -> None:
-    """Index ``session`` under the Logto session and user of ``claims`` (at sign-in)."""
-    sid = claims["sid"] if isinstance(claims.get("sid"), str) else ""
-    sub = str(claims["sub"])
+def remember(
+    session: SessionBase, claims: dict[str, Any], signed_in_at: float | None = None
+) -> None:
+    """Index ``session`` under the Logto session and user of ``claims`` (at sign-in).
+
+    A cookie session is revoked by any revocation at ``signed_in_at`` (default: now) or later.
+    """
+    sid, sub = _sid(claims), str(claims["sub"])
     if isinstance(session, CookieSession):
-        session[MARKER_KEY] = [sid, sub, time.time()]
+        session[MARKER_KEY] = [sid, sub, time.time() if signed_in_at is None else signed_in_at]
         return
     if session.session_key is None:
         session.save()
@@ -194,10 +199,12 @@ def end_sessions(*, sid: str | None = None, sub: str | None = None) -> int:
     """
     if not sid and not sub:
         return 0
+    # Revoked before the index is read, whatever the engine: a sign-in indexed after that
+    # read sees the revocation when it checks (``ended_since``), so none escapes both.
+    kind, value = ("sid", sid) if sid else ("sub", sub)
+    cache.set(cache_key("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
     store = session_store()
     if issubclass(store, CookieSession):
-        kind, value = ("sid", sid) if sid else ("sub", sub)
-        cache.set(cache_key("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
         logger.info("Revoked the cookie sessions of Logto %s=%s", kind, value)
         return 0
     rows = LogtoSession.objects.all()
@@ -230,6 +237,12 @@ def _delete_sessions(store: type[SessionBase], keys: list[str]) -> None:
             store(key).delete()
 
 
+def ended_since(claims: dict[str, Any], since: float) -> bool:
+    """Whether the Logto session or user of ``claims`` was ended at ``since`` or later."""
+    keys = _revocation_keys(_sid(claims), str(claims["sub"]))
+    return any(at >= since for at in cache.get_many(keys).values())
+
+
 def is_revoked(session: SessionBase) -> bool:
     """Whether a cookie session was signed in before its Logto session or user was ended."""
     keys, signed_in_at = _revocations(session)
@@ -250,6 +263,14 @@ def _revocations(session: SessionBase) -> tuple[list[str], float]:
     if not isinstance(marker, list) or len(marker) != 3:
         return [], 0
     sid, sub, signed_in_at = marker
+    return _revocation_keys(sid, sub), signed_in_at
+
+
+def _revocation_keys(sid: str, sub: str) -> list[str]:
     keys = [cache_key("revoked", f"sid:{sid}")] if sid else []
     keys.append(cache_key("revoked", f"sub:{sub}"))
-    return keys, signed_in_at
+    return keys
+
+
+def _sid(claims: dict[str, Any]) -> str:
+    return claims["sid"] if isinstance(claims.get("sid"), str) else ""

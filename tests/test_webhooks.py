@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import DatabaseError
 
@@ -188,6 +189,30 @@ def test_lifting_the_suspension_reactivates_the_user(alice: Site) -> None:
     post(alice, event("User.SuspensionStatus.Updated", isSuspended=False))
 
     assert alice_user().is_active
+
+
+def test_suspension_while_the_callback_completes_leaves_no_session(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    redirect = dev_provider.authorize(site.sign_in_url(), "alice")
+    outcomes: list[Any] = []
+
+    def suspend(**kwargs: Any) -> None:
+        # After authenticate(), before the new session is indexed: nothing to end yet.
+        body = event("User.SuspensionStatus.Updated", isSuspended=True)
+        outcomes.append(post(Site("wsgi"), body).json())
+
+    user_logged_in.connect(suspend, dispatch_uid="suspend")
+    try:
+        response = site.callback(redirect)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="suspend")
+    post(site, event("User.SuspensionStatus.Updated", isSuspended=False))
+
+    assert outcomes == [{"result": "user deactivated, 0 session(s) ended"}]
+    assert response.status_code == 400
+    assert alice_user().is_active
+    assert b"Not authenticated" in site.get("/").content
 
 
 def test_deleted_user_is_deactivated_and_signed_out(alice: Site) -> None:
