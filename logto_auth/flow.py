@@ -198,6 +198,7 @@ def sign_out(request: HttpRequest) -> str:
     The Django session ends even when the provider cannot be reached (the error says so).
     """
     target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
+    sessions.revoke(request.session)  # a cookie session's signed-in cookie may come back
     try:
         url = sign_out_url(request.session, target)
     except LogtoError as error:

@@ -5,8 +5,8 @@ instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` ta
 same lock from async code, through the cache's async API); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
-delete, are ended through a revocation list that the middleware checks (and a sign-in
-checks, once indexed, for what ended while it completed).
+delete, are ended through a revocation list that the middleware checks (a sign-out puts
+its own sign-in on it; a sign-in checks it, once indexed, for what ended while it ran).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ PENDING_KEY = "_logto_pending"  # sign-ins under way, by state
 CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
-MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time] in cookie sessions
+MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
 LOGTO_KEYS = (*(TOKEN_PREFIX + name for name in TOKEN_KEYS), CLAIMS_KEY, CHECKED_KEY, SYNCED_KEY)
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
@@ -180,7 +180,8 @@ def remember(
     """
     sid, sub = _sid(claims), str(claims["sub"])
     if isinstance(session, CookieSession):
-        session[MARKER_KEY] = [sid, sub, time.time() if signed_in_at is None else signed_in_at]
+        at = time.time() if signed_in_at is None else signed_in_at
+        session[MARKER_KEY] = [sid, sub, at, secrets.token_urlsafe(16)]
         return
     if session.session_key is None:
         session.save()
@@ -237,6 +238,19 @@ def _delete_sessions(store: type[SessionBase], keys: list[str]) -> None:
             store(key).delete()
 
 
+def revoke(session: SessionBase) -> None:
+    """Put the sign-in of a cookie session on the revocation list (at sign-out).
+
+    No server can delete a cookie, and one can come back: a request that was refreshing
+    the tokens answers after the sign-out with the signed-in cookie. Other sessions are
+    deleted from their store by ``logout()``.
+    """
+    marker = session.get(MARKER_KEY) if isinstance(session, CookieSession) else None
+    if isinstance(marker, list) and len(marker) == 4:
+        key = cache_key("revoked", f"sign-in:{marker[3]}")
+        cache.set(key, time.time(), settings.SESSION_COOKIE_AGE)
+
+
 def ended_since(claims: dict[str, Any], since: float) -> bool:
     """Whether the Logto session or user of ``claims`` was ended at ``since`` or later."""
     keys = _revocation_keys(_sid(claims), str(claims["sub"]))
@@ -260,10 +274,13 @@ def _revocations(session: SessionBase) -> tuple[list[str], float]:
     if not isinstance(session, CookieSession):
         return [], 0
     marker = session.get(MARKER_KEY)  # a cookie session loads from the cookie: no I/O
-    if not isinstance(marker, list) or len(marker) != 3:
+    # Markers written before sign-ins had an id have three items.
+    if not isinstance(marker, list) or len(marker) not in (3, 4):
         return [], 0
-    sid, sub, signed_in_at = marker
-    return _revocation_keys(sid, sub), signed_in_at
+    sid, sub, signed_in_at, *sign_in = marker
+    keys = _revocation_keys(sid, sub)
+    keys.extend(cache_key("revoked", f"sign-in:{value}") for value in sign_in)
+    return keys, signed_in_at
 
 
 def _revocation_keys(sid: str, sub: str) -> list[str]:
