@@ -63,9 +63,11 @@ def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def event(kind: str, /, *, ago: float = 0, **data: Any) -> bytes:
-    """A webhook body of an event created ``ago`` seconds ago (negative: in the future)."""
-    payload = {"event": kind, "createdAt": iso(time.time() - ago), "hookId": "h1"}
+def event(kind: str, /, *, ago: float = 0, at: float | None = None, **data: Any) -> bytes:
+    """A webhook body of an event created ``ago`` seconds ago (negative: in the future), or
+    at the Unix time ``at``."""
+    created_at = iso(time.time() - ago if at is None else at)
+    payload = {"event": kind, "createdAt": created_at, "hookId": "h1"}
     return json.dumps({**payload, "data": {"id": ALICE, **data}}).encode()
 
 
@@ -312,6 +314,37 @@ def test_old_event_replayed_after_a_cache_flush_is_ignored_as_out_of_order(alice
     assert response.json() == {"result": "out of order: ignored"}
     assert alice_user().is_active
     assert LogtoIdentity.objects.get(sub=ALICE).last_event_at is not None
+
+
+def test_newest_event_replayed_after_a_cache_flush_is_ignored(alice: Site) -> None:
+    lifted = event("User.SuspensionStatus.Updated", isSuspended=False)
+    assert post(alice, lifted).json() == {"result": "user reactivated"}
+    user = alice_user()
+    user.is_active = False  # deactivated since, on this site
+    user.save()
+    cache.clear()  # or another process's LocMemCache, or an eviction
+
+    response = post(alice, lifted)
+
+    assert response.json() == {"result": "replay ignored"}
+    assert not alice_user().is_active
+
+
+def test_distinct_events_created_in_the_same_millisecond_all_apply_once(alice: Site) -> None:
+    at = time.time()
+    lifted = event("User.SuspensionStatus.Updated", at=at, isSuspended=False)
+    renamed = event("User.Data.Updated", at=at, name="Alice Renamed")
+    assert post(alice, lifted).json() == {"result": "user reactivated"}
+    assert post(alice, renamed).json() == {"result": "user updated"}
+    user = alice_user()
+    user.is_active = False
+    user.save()
+    cache.clear()
+
+    assert post(alice, lifted).json() == {"result": "replay ignored"}
+    assert post(alice, renamed).json() == {"result": "replay ignored"}
+    assert not alice_user().is_active
+    assert alice_user().first_name == "Alice Renamed"
 
 
 def test_event_delivered_twice_at_once_acts_once(
