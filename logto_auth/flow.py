@@ -47,6 +47,7 @@ class SignInResult:
     tokens: dict[str, str] = field(repr=False)
     supplement: dict[str, Any]
     next_url: str
+    started_at: float  # a revocation from this time on ends the sign-in
 
 
 def begin_sign_in(
@@ -90,6 +91,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
 
     The pending sign-in is consumed first, so a callback can never be replayed.
     """
+    started_at = time.time()
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(callback_url).query)
     state = query.get("state", [""])[0]
     pending = _live_pending(session)
@@ -125,7 +127,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
 
     sub = str(unverified_claims(id_token)["sub"])
     merged, supplement = claims.complete(id_token, fetch_user_info=fetch)
-    return SignInResult(merged, buffer.values, supplement, entry["next"])
+    return SignInResult(merged, buffer.values, supplement, entry["next"], started_at)
 
 
 def _check_issuer(iss: str | None) -> None:
@@ -140,15 +142,24 @@ def _check_issuer(iss: str | None) -> None:
         )
 
 
-def store_sign_in(session: SessionBase, result: SignInResult) -> None:
+def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
     """Put a completed sign-in into the session (after ``login()`` rotated its key).
 
-    The session is indexed under its Logto session and user, for back-channel logout.
+    The session is indexed under its Logto session and user, for back-channel logout. A
+    back-channel logout or a webhook that ended them while the callback ran found nothing
+    indexed to end: the sign-in is then undone, with a ``SignInError``.
     """
+    session = request.session
     SessionStorage(session).update(result.tokens)
     claims.store(session, result.supplement)
     session[sessions.CHECKED_KEY] = session[sessions.SYNCED_KEY] = time.time()
-    sessions.remember(session, result.claims)
+    sessions.remember(session, result.claims, result.started_at)
+    # Checked after indexing, as end_sessions revokes before it reads the index: of the two,
+    # whichever comes second sees the other.
+    if sessions.ended_since(result.claims, result.started_at):
+        logger.info("A sign-in of Logto sub=%s was ended while it completed", result.claims["sub"])
+        logout(request)
+        raise SignInError("Your Logto session was ended while you signed in. Please sign in again.")
     if isinstance(session, CookieSession):
         size = len(session.encode(dict(session.items())))
         if size > COOKIE_LIMIT:
@@ -187,6 +198,7 @@ def sign_out(request: HttpRequest) -> str:
     The Django session ends even when the provider cannot be reached (the error says so).
     """
     target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
+    sessions.revoke(request.session)  # a cookie session's signed-in cookie may come back
     try:
         url = sign_out_url(request.session, target)
     except LogtoError as error:

@@ -22,6 +22,12 @@ class LogtoIdentity(models.Model):
         help_text="When Logto created the last webhook event applied to this user; "
         "older events are ignored.",
     )
+    last_event_digests = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="SHA-256 of the body of each webhook event created at last_event_at and "
+        "applied to this user; they are not applied again.",
+    )
 
     class Meta:
         verbose_name = "Logto identity"

@@ -5,7 +5,8 @@ instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` ta
 same lock from async code, through the cache's async API); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
-delete, are ended through a revocation list that the middleware checks.
+delete, are ended through a revocation list that the middleware checks (a sign-out puts
+its own sign-in on it; a sign-in checks it, once indexed, for what ended while it ran).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ PENDING_KEY = "_logto_pending"  # sign-ins under way, by state
 CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
-MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time] in cookie sessions
+MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
 LOGTO_KEYS = (*(TOKEN_PREFIX + name for name in TOKEN_KEYS), CLAIMS_KEY, CHECKED_KEY, SYNCED_KEY)
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
@@ -170,12 +171,17 @@ def forget(session: SessionBase) -> None:
         session.pop(key, None)
 
 
-def remember(session: SessionBase, claims: dict[str, Any]) -> None:
-    """Index ``session`` under the Logto session and user of ``claims`` (at sign-in)."""
-    sid = claims["sid"] if isinstance(claims.get("sid"), str) else ""
-    sub = str(claims["sub"])
+def remember(
+    session: SessionBase, claims: dict[str, Any], signed_in_at: float | None = None
+) -> None:
+    """Index ``session`` under the Logto session and user of ``claims`` (at sign-in).
+
+    A cookie session is revoked by any revocation at ``signed_in_at`` (default: now) or later.
+    """
+    sid, sub = _sid(claims), str(claims["sub"])
     if isinstance(session, CookieSession):
-        session[MARKER_KEY] = [sid, sub, time.time()]
+        at = time.time() if signed_in_at is None else signed_in_at
+        session[MARKER_KEY] = [sid, sub, at, secrets.token_urlsafe(16)]
         return
     if session.session_key is None:
         session.save()
@@ -194,10 +200,12 @@ def end_sessions(*, sid: str | None = None, sub: str | None = None) -> int:
     """
     if not sid and not sub:
         return 0
+    # Revoked before the index is read, whatever the engine: a sign-in indexed after that
+    # read sees the revocation when it checks (``ended_since``), so none escapes both.
+    kind, value = ("sid", sid) if sid else ("sub", sub)
+    cache.set(cache_key("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
     store = session_store()
     if issubclass(store, CookieSession):
-        kind, value = ("sid", sid) if sid else ("sub", sub)
-        cache.set(cache_key("revoked", f"{kind}:{value}"), time.time(), settings.SESSION_COOKIE_AGE)
         logger.info("Revoked the cookie sessions of Logto %s=%s", kind, value)
         return 0
     rows = LogtoSession.objects.all()
@@ -230,6 +238,25 @@ def _delete_sessions(store: type[SessionBase], keys: list[str]) -> None:
             store(key).delete()
 
 
+def revoke(session: SessionBase) -> None:
+    """Put the sign-in of a cookie session on the revocation list (at sign-out).
+
+    No server can delete a cookie, and one can come back: a request that was refreshing
+    the tokens answers after the sign-out with the signed-in cookie. Other sessions are
+    deleted from their store by ``logout()``.
+    """
+    marker = session.get(MARKER_KEY) if isinstance(session, CookieSession) else None
+    if isinstance(marker, list) and len(marker) == 4:
+        key = cache_key("revoked", f"sign-in:{marker[3]}")
+        cache.set(key, time.time(), settings.SESSION_COOKIE_AGE)
+
+
+def ended_since(claims: dict[str, Any], since: float) -> bool:
+    """Whether the Logto session or user of ``claims`` was ended at ``since`` or later."""
+    keys = _revocation_keys(_sid(claims), str(claims["sub"]))
+    return any(at >= since for at in cache.get_many(keys).values())
+
+
 def is_revoked(session: SessionBase) -> bool:
     """Whether a cookie session was signed in before its Logto session or user was ended."""
     keys, signed_in_at = _revocations(session)
@@ -247,9 +274,20 @@ def _revocations(session: SessionBase) -> tuple[list[str], float]:
     if not isinstance(session, CookieSession):
         return [], 0
     marker = session.get(MARKER_KEY)  # a cookie session loads from the cookie: no I/O
-    if not isinstance(marker, list) or len(marker) != 3:
+    # Markers written before sign-ins had an id have three items.
+    if not isinstance(marker, list) or len(marker) not in (3, 4):
         return [], 0
-    sid, sub, signed_in_at = marker
+    sid, sub, signed_in_at, *sign_in = marker
+    keys = _revocation_keys(sid, sub)
+    keys.extend(cache_key("revoked", f"sign-in:{value}") for value in sign_in)
+    return keys, signed_in_at
+
+
+def _revocation_keys(sid: str, sub: str) -> list[str]:
     keys = [cache_key("revoked", f"sid:{sid}")] if sid else []
     keys.append(cache_key("revoked", f"sub:{sub}"))
-    return keys, signed_in_at
+    return keys
+
+
+def _sid(claims: dict[str, Any]) -> str:
+    return claims["sid"] if isinstance(claims.get("sid"), str) else ""

@@ -127,7 +127,7 @@ class CallbackView(LogtoView):
         # login() rotates the session key, or flushes the session when another user was
         # signed in; the tokens go in afterwards so that they survive either.
         login(request, user)
-        flow.store_sign_in(request.session, result)
+        flow.store_sign_in(request, result)
         return HttpResponseRedirect(result.next_url)
 
 

@@ -5,7 +5,9 @@ hex HMAC-SHA256), waits 10 s for an answer and retries up to 3 times: events are
 verified in constant time, acted on at once, and remembered so that a retry is ignored.
 The signature never expires, so the event's ``createdAt`` bounds how long a captured body
 can be replayed (no longer than it is remembered), and the ``createdAt`` of the last event
-applied to a user, kept in the database, stops an older event from undoing a newer one.
+applied to a user, kept in the database with the digests of the events applied at that
+time, stops an older event from undoing a newer one, and the newest from applying twice,
+whatever the cache has forgotten.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def handle(request: HttpRequest, body: bytes) -> str:
         raise LogtoError("The webhook event is too old to be acted on (createdAt).")
     if age < -logto_settings.leeway:
         raise LogtoError("The webhook event was created in the future (createdAt).")
+    digest = hashlib.sha256(body).hexdigest()
     key = sessions.cache_key("webhook", body)
     # Remembered as long as the event stays acceptable; ``add`` is atomic, so of two
     # deliveries at once only one acts.
@@ -95,7 +98,7 @@ def handle(request: HttpRequest, body: bytes) -> str:
         logger.info("Ignoring a replayed webhook %s", event["event"])
         return "replay ignored"
     try:
-        outcome = apply(request, event, created_at)
+        outcome = apply(request, event, created_at, digest)
     except BaseException:
         # Not acted on: Logto's retry must not be ignored as a replay.
         cache.delete(key)
@@ -116,8 +119,9 @@ def created_at_of(event: dict[str, Any]) -> datetime:
     return created_at
 
 
-def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime) -> str:
-    """Apply a user event unless a newer one was applied to that user already."""
+def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime, digest: str) -> str:
+    """Apply a user event unless a newer one, or this one (``digest`` of its body), was
+    applied to that user already."""
     data = event.get("data")
     # A Logto user ID is short and plain; anything else (a NUL byte, which PostgreSQL
     # refuses in a query) names no user of ours.
@@ -131,18 +135,27 @@ def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime) -> 
     with transaction.atomic():
         # The row lock makes two events of one user apply one after the other; the time
         # lives in the database, so a cache flush does not let an old event through.
-        last = (
+        last, digests = (
             LogtoIdentity.objects.select_for_update()
             .filter(sub=user["id"])
-            .values_list("last_event_at", flat=True)
+            .values_list("last_event_at", "last_event_digests")
             .first()
-        )
+        ) or (None, [])
+        # 200 in both cases, so that Logto does not retry what will never apply.
         if last is not None and created_at < last:
-            # 200, so that Logto does not retry what will never apply.
             logger.info("Ignoring webhook %s created before the last one applied", event["event"])
             return "out of order: ignored"
+        # Logto's events carry no ID and its times are in milliseconds: two events of one
+        # user may share a createdAt. A different body is another event, applied (dropping
+        # it could lose a suspension); the same body is this one again.
+        if created_at == last and digest in digests:
+            logger.info("Ignoring webhook %s already applied", event["event"])
+            return "replay ignored"
         outcome = handler(request, user)
-        LogtoIdentity.objects.filter(sub=user["id"]).update(last_event_at=created_at)
+        applied = [*digests, digest] if created_at == last else [digest]
+        LogtoIdentity.objects.filter(sub=user["id"]).update(
+            last_event_at=created_at, last_event_digests=applied
+        )
     return outcome
 
 

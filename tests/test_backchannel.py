@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import DatabaseError
 
@@ -130,6 +131,28 @@ def test_logout_that_failed_to_end_the_sessions_answers_503_and_its_retry_succee
 
     assert response.status_code == 200
     assert response.json() == {"result": "1 session(s) ended"}
+    assert b"Not authenticated" in site.get("/").content
+
+
+def test_logout_while_the_callback_completes_leaves_no_session(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    browser = requests.Session()
+    redirect = dev_provider.authorize(site.sign_in_url(), "alice", http=browser)
+    delivered: list[Any] = []
+
+    def log_out_at_provider(**kwargs: Any) -> None:
+        # After authenticate(), before the new session is indexed: nothing to end yet.
+        delivered.append(deliver(Site("wsgi"), end_at_provider(dev_provider, browser)))
+
+    user_logged_in.connect(log_out_at_provider, dispatch_uid="log_out_at_provider")
+    try:
+        response = site.callback(redirect)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="log_out_at_provider")
+
+    assert delivered[0].status_code == 200
+    assert response.status_code == 400
     assert b"Not authenticated" in site.get("/").content
 
 

@@ -431,6 +431,28 @@ def test_signed_cookie_sessions_fit_a_signed_in_user(
     assert "session cookie" not in caplog.text
 
 
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_signed_in_cookie_presented_after_sign_out_is_signed_out(
+    kind: str, dev_provider: DevProvider, db: None, settings: Any
+) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    site, other_browser = Site(kind), Site(kind)
+    site.sign_in(dev_provider, "alice")
+    other_browser.sign_in(dev_provider, "alice")
+    name = settings.SESSION_COOKIE_NAME
+    signed_in = site.client.cookies[name].value
+    assert site.post("/logto/sign-out/").status_code == 302
+    # A request that was refreshing the tokens answers after the sign-out, with the
+    # signed-in cookie (nothing serialises the requests of a cookie session).
+    site.client.cookies[name] = signed_in
+
+    response = site.get("/")
+
+    assert b"Not authenticated" in response.content
+    assert response.cookies[name].value == ""  # the browser is told to drop it
+    assert b"Authenticated" in other_browser.get("/").content  # only that sign-in ended
+
+
 def test_oversized_cookie_session_is_logged(
     wsgi_site: Site,
     dev_provider: DevProvider,

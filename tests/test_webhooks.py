@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import DatabaseError
 
@@ -62,9 +63,11 @@ def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def event(kind: str, /, *, ago: float = 0, **data: Any) -> bytes:
-    """A webhook body of an event created ``ago`` seconds ago (negative: in the future)."""
-    payload = {"event": kind, "createdAt": iso(time.time() - ago), "hookId": "h1"}
+def event(kind: str, /, *, ago: float = 0, at: float | None = None, **data: Any) -> bytes:
+    """A webhook body of an event created ``ago`` seconds ago (negative: in the future), or
+    at the Unix time ``at``."""
+    created_at = iso(time.time() - ago if at is None else at)
+    payload = {"event": kind, "createdAt": created_at, "hookId": "h1"}
     return json.dumps({**payload, "data": {"id": ALICE, **data}}).encode()
 
 
@@ -190,6 +193,30 @@ def test_lifting_the_suspension_reactivates_the_user(alice: Site) -> None:
     assert alice_user().is_active
 
 
+def test_suspension_while_the_callback_completes_leaves_no_session(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    redirect = dev_provider.authorize(site.sign_in_url(), "alice")
+    outcomes: list[Any] = []
+
+    def suspend(**kwargs: Any) -> None:
+        # After authenticate(), before the new session is indexed: nothing to end yet.
+        body = event("User.SuspensionStatus.Updated", isSuspended=True)
+        outcomes.append(post(Site("wsgi"), body).json())
+
+    user_logged_in.connect(suspend, dispatch_uid="suspend")
+    try:
+        response = site.callback(redirect)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="suspend")
+    post(site, event("User.SuspensionStatus.Updated", isSuspended=False))
+
+    assert outcomes == [{"result": "user deactivated, 0 session(s) ended"}]
+    assert response.status_code == 400
+    assert alice_user().is_active
+    assert b"Not authenticated" in site.get("/").content
+
+
 def test_deleted_user_is_deactivated_and_signed_out(alice: Site) -> None:
     response = post(alice, event("User.Deleted"))
 
@@ -287,6 +314,37 @@ def test_old_event_replayed_after_a_cache_flush_is_ignored_as_out_of_order(alice
     assert response.json() == {"result": "out of order: ignored"}
     assert alice_user().is_active
     assert LogtoIdentity.objects.get(sub=ALICE).last_event_at is not None
+
+
+def test_newest_event_replayed_after_a_cache_flush_is_ignored(alice: Site) -> None:
+    lifted = event("User.SuspensionStatus.Updated", isSuspended=False)
+    assert post(alice, lifted).json() == {"result": "user reactivated"}
+    user = alice_user()
+    user.is_active = False  # deactivated since, on this site
+    user.save()
+    cache.clear()  # or another process's LocMemCache, or an eviction
+
+    response = post(alice, lifted)
+
+    assert response.json() == {"result": "replay ignored"}
+    assert not alice_user().is_active
+
+
+def test_distinct_events_created_in_the_same_millisecond_all_apply_once(alice: Site) -> None:
+    at = time.time()
+    lifted = event("User.SuspensionStatus.Updated", at=at, isSuspended=False)
+    renamed = event("User.Data.Updated", at=at, name="Alice Renamed")
+    assert post(alice, lifted).json() == {"result": "user reactivated"}
+    assert post(alice, renamed).json() == {"result": "user updated"}
+    user = alice_user()
+    user.is_active = False
+    user.save()
+    cache.clear()
+
+    assert post(alice, lifted).json() == {"result": "replay ignored"}
+    assert post(alice, renamed).json() == {"result": "replay ignored"}
+    assert not alice_user().is_active
+    assert alice_user().first_name == "Alice Renamed"
 
 
 def test_event_delivered_twice_at_once_acts_once(
