@@ -113,6 +113,7 @@ class LogtoContext(Renewal):
         # The provider's HTTP calls other than the SDK's are urllib's: off the event loop.
         return await sync_to_async(user_info)(token, self.sub)
 
+    @method_decorator(sensitive_variables())
     def sync(self) -> None:
         """Bring tokens, claims and rights in line with Logto, once per ``SYNC_INTERVAL``.
 
@@ -134,6 +135,7 @@ class LogtoContext(Renewal):
         except ProviderError as error:
             self._retry_later("sync", sessions.SYNCED_KEY, error)
 
+    @sensitive_variables()
     async def async_(self) -> None:
         """Like ``sync``, from async code (``async`` being a keyword, PEP 8's underscore)."""
         if logto_settings.sync_interval:  # else the session need not even be loaded
@@ -152,6 +154,7 @@ class LogtoContext(Renewal):
         except ProviderError as error:
             self._retry_later("sync", sessions.SYNCED_KEY, error)
 
+    @method_decorator(sensitive_variables())
     def revalidate(self) -> bool:
         """Ask the provider whether the refresh token lives, once per ``REVALIDATE_INTERVAL``.
 
@@ -174,6 +177,7 @@ class LogtoContext(Renewal):
             self.end("the provider no longer honours the refresh token")
         return alive
 
+    @sensitive_variables()
     async def arevalidate(self) -> bool:
         """Like ``revalidate``, from async code."""
         if logto_settings.revalidate_interval:

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import alogout, logout
+from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.core.exceptions import SynchronousOnlyOperation
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import claims, sdk, sessions
 from logto_auth.backends import logto_backend
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ENDED_ELSEWHERE = "the session was ended by another request"
+SUPERSEDED = "A token refresh outlived its session lock; its tokens were not stored"
 
 
 class Renewal:
@@ -104,35 +108,70 @@ class Renewal:
             return None
         return session.session_key
 
+    @method_decorator(sensitive_variables())
     def _locked(self, work: Callable[[], T]) -> T:
         """Run ``work`` under the session's refresh lock, on freshly read Logto keys."""
         key = self._lock_key()
         if key is None:
             return work()
-        with sessions.refresh_lock(key):
-            sessions.reload(self._request.session)
+        session = self._request.session
+        with sessions.refresh_lock(key) as held:
+            modified = session.modified
+            sessions.reload(session)
             if not self.is_authenticated:
                 self.end(ENDED_ELSEWHERE)
                 raise TokenExpired("Your session has ended. Please sign in again.")
             result = work()
+            if not held():
+                # Another request holds the lock now and may store newer tokens: ours
+                # must not overwrite them, now or at the end of this request.
+                logger.warning(SUPERSEDED)
+                sessions.reload(session)
+                session.modified = modified
+                return result
             # Stored before the lock is released, so the next holder sees it.
-            self._request.session.save()
+            self._save()
         return result
 
+    @sensitive_variables()  # on a coroutine it registers, never wraps: no method_decorator
     async def _alocked(self, work: Callable[[], Awaitable[T]]) -> T:
         """Like ``_locked``, from async code: waiting for the lock never blocks the loop."""
         key = self._lock_key()
         if key is None:
             return await work()
-        async with sessions.arefresh_lock(key):
-            await sessions.areload(self._request.session)
+        session = self._request.session
+        async with sessions.arefresh_lock(key) as held:
+            modified = session.modified
+            await sessions.areload(session)
             if not self.is_authenticated:
                 await self.aend(ENDED_ELSEWHERE)
                 raise TokenExpired("Your session has ended. Please sign in again.")
             result = await work()
-            await self._request.session.asave()
+            if not await held():
+                logger.warning(SUPERSEDED)
+                await sessions.areload(session)
+                session.modified = modified
+                return result
+            # Django's asave would hold the session's data (the tokens) in a coroutine
+            # frame that error reports show; _save hides its frames.
+            await sync_to_async(self._save)()
         return result
 
+    @method_decorator(sensitive_variables())
+    def _save(self) -> None:
+        """Store the session; one deleted meanwhile (signed out elsewhere) ends this request's."""
+        session = self._request.session
+        try:
+            session.save()
+        except UpdateError:
+            logger.info("Logto session ended for %s: %s", self.sub, ENDED_ELSEWHERE)
+            logout(self._request)  # its store is gone: nothing of it may be saved again
+            raise TokenExpired("Your session has ended. Please sign in again.") from None
+        # All stored: else SessionMiddleware would save this copy again after the view,
+        # over the tokens another request may have refreshed and stored by then.
+        session.modified = False
+
+    @method_decorator(sensitive_variables())
     def _refresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
         """Refresh the access token for ``resource``; apply a new ID token to the user.
 
@@ -149,6 +188,7 @@ class Renewal:
             self._apply_claims(user_info_too)
         return token
 
+    @sensitive_variables()
     async def _arefresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
         """Like ``_refresh``, from async code: the SDK's token request is awaited."""
         before = self.id_token
@@ -162,6 +202,7 @@ class Renewal:
             await sync_to_async(self._apply_claims)(user_info_too)
         return token
 
+    @method_decorator(sensitive_variables())
     def _apply_claims(self, fetch: bool) -> None:
         """Complete the new ID token's claims and bring the Django user in line with them."""
         id_token, session = self.id_token, self._request.session

@@ -34,7 +34,7 @@ from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from django.contrib.sessions.backends.base import SessionBase
 
@@ -44,6 +44,8 @@ LOCK_POLL = 0.05  # seconds between attempts to take a busy lock
 # Provider calls a lock holder makes at most, each bounded by TIMEOUT: a token request, a
 # key fetch (a rotated kid), userinfo (claims the ID token lacks) and introspection.
 LOCK_CALLS = 4
+# Seconds before its lock expires after which a holder neither writes nor releases it.
+LOCK_MARGIN = 1.0
 
 # Every key logto_auth keeps in request.session.
 TOKEN_PREFIX = "_logto_"  # + one of TOKEN_KEYS, the SDK's storage keys
@@ -92,41 +94,54 @@ def _gave_up() -> ProviderUnavailable:
 
 
 @contextlib.contextmanager
-def refresh_lock(session_key: str) -> Iterator[None]:
+def refresh_lock(session_key: str) -> Iterator[Callable[[], bool]]:
     """Hold the refresh lock of one session, waiting for another process that holds it.
 
     The lock expires by itself, so a process that dies while refreshing blocks nobody
-    for long; it is released only by its holder.
+    for long; it is released only by its holder. It yields ``held()``: whether the lock
+    is still this holder's, to ask before writing what was done under it.
     """
     key, token, hold, deadline = _lock_terms(session_key)
     while not cache.add(key, token, hold):
         if time.monotonic() > deadline:
             raise _gave_up()
         time.sleep(LOCK_POLL)
+    safe_until = time.monotonic() + hold - LOCK_MARGIN
+
+    def held() -> bool:
+        # A slow holder (urllib's timeout is per socket operation; the backend's database
+        # work is not counted) may outlive its lock; a cache may also evict it early.
+        return time.monotonic() < safe_until and cache.get(key) == token
+
     try:
-        yield
+        yield held
     finally:
-        _release(key, token)
+        _release(key, token, safe_until)
 
 
 @contextlib.asynccontextmanager
-async def arefresh_lock(session_key: str) -> AsyncIterator[None]:
+async def arefresh_lock(session_key: str) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
     """Like ``refresh_lock``, from async code: the event loop runs on while it waits."""
     key, token, hold, deadline = _lock_terms(session_key)
     while not await cache.aadd(key, token, hold):
         if time.monotonic() > deadline:
             raise _gave_up()
         await asyncio.sleep(LOCK_POLL)
+    safe_until = time.monotonic() + hold - LOCK_MARGIN
+
+    async def held() -> bool:
+        return time.monotonic() < safe_until and await cache.aget(key) == token
+
     try:
-        yield
+        yield held
     finally:
         if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
-            await sync_to_async(_release)(key, token)  # its script has no async client
-        elif await cache.aget(key) == token:
+            await sync_to_async(_release)(key, token, safe_until)  # no async script client
+        elif time.monotonic() < safe_until and await cache.aget(key) == token:
             await cache.adelete(key)
 
 
-def _release(key: str, token: str) -> None:
+def _release(key: str, token: str, safe_until: float) -> None:
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         redis: Any = backend._cache  # Django's RedisCacheClient: a client and a serializer
@@ -134,9 +149,10 @@ def _release(key: str, token: str) -> None:
         serialized = redis._serializer.dumps(token)
         client.eval(RELEASE_SCRIPT, 1, backend.make_and_validate_key(key), serialized)
         return
-    # Other caches have no compare-and-delete; the gap between the two calls is
-    # microseconds, against a lock held for seconds.
-    if cache.get(key) == token:
+    # Other caches (LocMem, the database cache, Memcached) have no compare-and-delete.
+    # Before ``safe_until`` the lock cannot have expired, so nobody else can have added it
+    # between the read and the delete; after it, another process may hold it: let it expire.
+    if time.monotonic() < safe_until and cache.get(key) == token:
         cache.delete(key)
 
 

@@ -10,17 +10,20 @@ from typing import Any
 
 import jwt
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.test import RequestFactory
 from logto.models.response import TokenResponse
 
+from logto_auth import sdk
 from logto_auth.context import LogtoContext
 from logto_auth.exceptions import AccessDenied, InvalidToken, SignInError, TokenExpired
 from logto_auth.models import LogtoIdentity
 from logto_auth.provider import provider
+from logto_auth.renewal import Renewal
 from logto_auth.sdk import _Client
-from logto_auth.sessions import CHECKED_KEY
+from logto_auth.sessions import CHECKED_KEY, cache_key
 from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from logto_auth.storage import DictStorage
 from logto_auth.tokens import validate_jwt
@@ -373,3 +376,91 @@ def test_api_token_refresh_in_a_userinfo_only_tenant_keeps_roles_everywhere(
     assert refreshed.claims["roles"] == ["admin"]
     assert LogtoIdentity.objects.get(sub=refreshed.sub).roles == ["admin"]
     assert userinfo_alice.get("/need/admin/").status_code == 200
+
+
+def another_request_refreshes(site: Site) -> str:
+    """Refresh ``site``'s session in another request, as the provider rotates it; return the
+    refresh token that request stored."""
+    other = context_of(site)
+    expire_access_tokens(other)
+    assert other.get_access_token()
+    return str(other._storage.get("refreshToken"))
+
+
+@pytest.mark.urls("tests.urls")
+@pytest.mark.parametrize("path", ["/need/read/", "/async/need/read/"])
+def test_a_refresh_is_not_written_back_over_a_newer_one_at_the_end_of_the_request(
+    rotating_alice: Site, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    alice = rotating_alice
+    expire_access_tokens(context_of(alice))
+    newer: list[str] = []
+    locked, alocked = Renewal._locked, Renewal._alocked
+
+    def then_another_request() -> None:
+        # After this request's lock is released, before its view returns.
+        if not newer:
+            newer.append("")
+            newer[0] = another_request_refreshes(alice)
+
+    def locked_then(self: Renewal, work: Any) -> Any:
+        result = locked(self, work)
+        then_another_request()
+        return result
+
+    async def alocked_then(self: Renewal, work: Any) -> Any:
+        result = await alocked(self, work)
+        await sync_to_async(then_another_request)()
+        return result
+
+    monkeypatch.setattr(Renewal, "_locked", locked_then)
+    monkeypatch.setattr(Renewal, "_alocked", alocked_then)
+
+    assert alice.get(path).status_code == 200
+
+    assert context_of(alice)._storage.get("refreshToken") == newer[0]
+    monkeypatch.undo()
+    expire_access_tokens(context_of(alice))
+    assert alice.get(path).status_code == 200  # the stored refresh token is still honoured
+    assert b"Authenticated" in alice.get("/").content
+
+
+def test_a_holder_that_outlived_its_lock_leaves_the_next_holders_tokens(
+    alice: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expire_access_tokens(context_of(alice))
+    holder, next_holder = context_of(alice), context_of(alice)
+    lock = cache_key("refresh-lock", str(alice.session.session_key))
+    refresh, arefresh = sdk.refresh, sdk.arefresh
+    taken_over: list[str] = []
+
+    def lock_taken_over() -> None:
+        # The holder's refresh outlived its lock: the lock expired, and the next request
+        # took it and stored a token of its own.
+        if not taken_over:
+            taken_over.append("")
+            cache.delete(lock)
+            taken_over[0] = str(next_holder.get_access_token(API))
+
+    def slow_refresh(storage: Any, resource: str) -> str | None:
+        token = refresh(storage, resource)
+        lock_taken_over()
+        return token
+
+    async def aslow_refresh(storage: Any, resource: str) -> str | None:
+        token = await arefresh(storage, resource)
+        await sync_to_async(lock_taken_over)()
+        return token
+
+    monkeypatch.setattr(sdk, "refresh", slow_refresh)
+    monkeypatch.setattr(sdk, "arefresh", aslow_refresh)
+
+    if alice.kind == "wsgi":
+        token = holder.get_access_token()
+    else:
+        token = async_to_sync(holder.aget_access_token)()
+
+    assert token  # the holder's request still gets its answer
+    assert context_of(alice).get_access_token(API) == taken_over[0]
+    assert holder._stored(API) == taken_over[0]  # it re-read the session, as a waiter does
+    assert cache.get(lock) is None  # and freed no lock that was not its own

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from importlib import import_module
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 import redis
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import caches
+from django.core.management import call_command
 
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
@@ -135,3 +138,42 @@ def test_ending_a_thousand_sessions_of_a_user_costs_a_fixed_number_of_queries(
 
     assert not any(store().exists(key) for key in keys)
     assert not LogtoSession.objects.exists()
+
+
+@pytest.fixture(params=["locmem", "database"])
+def lock_cache(request: pytest.FixtureRequest, settings: Any, db: None) -> Iterator[None]:
+    """A cache without compare-and-delete: Django's in-memory one, or its database cache."""
+    if request.param == "locmem":
+        backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else:
+        backend = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "locks"}
+    settings.CACHES = {"default": backend}
+    if request.param == "database":
+        call_command("createcachetable", verbosity=0)
+    yield
+    caches["default"].clear()  # a lock left to expire must not block the next test
+
+
+@pytest.mark.usefixtures("lock_cache")
+def test_a_holder_that_outlived_its_lock_frees_no_other_holders_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = cache_key("refresh-lock", "session-1")
+    backend = caches["default"]
+    read = backend.get
+
+    def read_then_lose_the_lock(name: str, *args: Any, **kwargs: Any) -> Any:
+        value = read(name, *args, **kwargs)
+        if name == key:
+            # Between a read and a delete, our lock expires and another process takes it.
+            backend.set(key, "next-holder", 30)
+        return value
+
+    with refresh_lock("session-1") as held:
+        assert held()
+        later = time.monotonic() + 3600  # the holder's work outlived the lock
+        monkeypatch.setattr(time, "monotonic", lambda: later)
+        monkeypatch.setattr(backend, "get", read_then_lose_the_lock)
+        assert not held()
+
+    assert read(key) is not None  # left to expire: whoever holds it by now keeps it

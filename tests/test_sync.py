@@ -8,12 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 
+from logto_auth import context, endpoints
+from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity
-from logto_auth.sessions import SYNCED_KEY
+from logto_auth.sessions import CHECKED_KEY, SYNCED_KEY, end_sessions
 from tests.conftest import PrivateProvider, Site
 from tests.test_context import context_of
+from tests.test_tokens import report_of
 
 pytestmark = pytest.mark.urls("tests.urls")
 INTERVAL = 1.0
@@ -174,3 +179,72 @@ def test_concurrent_requests_due_for_a_sync_make_one_refresh(
         list(pool.map(lambda context: context.sync(), contexts))
 
     assert syncing.counters()["token:refresh_token"] == before + 1
+
+
+ENDPOINTS = {"SYNC_INTERVAL": SYNCED_KEY, "REVALIDATE_INTERVAL": CHECKED_KEY}
+
+
+def due(site: Site, key: str) -> None:
+    """Make the sync or revalidation of ``site``'s session due at its next request."""
+    session = context_of(site)._request.session
+    session[key] = 0
+    session.save()
+
+
+@pytest.fixture
+def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign the user out elsewhere (a sign-out or back-channel logout deletes their Django
+    sessions) while a sync or revalidation talks to the provider."""
+    sync_user, is_active = LogtoBackend.sync_user, endpoints.refresh_token_is_active
+
+    def sync_then_sign_out(self: LogtoBackend, *args: Any, **kwargs: Any) -> Any:
+        user = sync_user(self, *args, **kwargs)
+        end_sessions(sub=ALICE)
+        return user
+
+    def introspect_then_sign_out(token: str) -> bool:
+        active = is_active(token)
+        end_sessions(sub=ALICE)
+        return active
+
+    monkeypatch.setattr(LogtoBackend, "sync_user", sync_then_sign_out)
+    monkeypatch.setattr(context, "refresh_token_is_active", introspect_then_sign_out)
+
+
+@pytest.mark.usefixtures("signed_out_midway")
+@pytest.mark.parametrize("setting", ENDPOINTS)
+def test_a_sync_racing_a_sign_out_signs_out_without_a_500(
+    site: Site, private_provider: PrivateProvider, settings: Any, setting: str
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, setting: 60}
+    site.sign_in(private_provider, "alice")
+    due(site, ENDPOINTS[setting])
+
+    response = site.get("/")
+
+    assert response.status_code == 401
+    assert b"sign in again" in response.content.lower()
+    assert b"Not authenticated" in site.get("/").content
+
+
+@pytest.mark.parametrize("handler", ["sync", "async"])
+def test_a_sync_that_cannot_save_the_session_shows_no_token_in_the_error_report(
+    wsgi_site: Site, syncing: PrivateProvider, monkeypatch: pytest.MonkeyPatch, handler: str
+) -> None:
+    wsgi_site.sign_in(syncing, "alice")  # database sessions
+    due(wsgi_site, SYNCED_KEY)
+    logto = context_of(wsgi_site)
+    refresh_token, id_token = logto._storage.get("refreshToken"), str(logto.id_token)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database refused the write")
+
+    monkeypatch.setattr(Session, "save", refuse)
+    sync = logto.sync if handler == "sync" else async_to_sync(logto.async_)
+
+    report = report_of(sync)
+
+    assert "the database refused the write" in report
+    assert refresh_token
+    assert refresh_token not in report
+    assert id_token.split(".")[0] not in report  # the header of every ID token it signs
