@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -192,9 +193,10 @@ def due(site: Site, key: str) -> None:
 
 
 @pytest.fixture
-def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sign the user out elsewhere (a sign-out or back-channel logout deletes their Django
-    sessions) while a sync or revalidation talks to the provider."""
+def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Return ``arm()``: from then on, sign the user out elsewhere (a sign-out or back-channel
+    logout deletes their Django sessions) while a sync or revalidation talks to the provider.
+    Armed after the sign-in, which also syncs the user and would be undone."""
     sync_user, is_active = LogtoBackend.sync_user, endpoints.refresh_token_is_active
 
     def sync_then_sign_out(self: LogtoBackend, *args: Any, **kwargs: Any) -> Any:
@@ -207,18 +209,25 @@ def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> None:
         end_sessions(sub=ALICE)
         return active
 
-    monkeypatch.setattr(LogtoBackend, "sync_user", sync_then_sign_out)
-    monkeypatch.setattr(context, "refresh_token_is_active", introspect_then_sign_out)
+    def arm() -> None:
+        monkeypatch.setattr(LogtoBackend, "sync_user", sync_then_sign_out)
+        monkeypatch.setattr(context, "refresh_token_is_active", introspect_then_sign_out)
+
+    return arm
 
 
-@pytest.mark.usefixtures("signed_out_midway")
 @pytest.mark.parametrize("setting", ENDPOINTS)
 def test_a_sync_racing_a_sign_out_signs_out_without_a_500(
-    site: Site, private_provider: PrivateProvider, settings: Any, setting: str
+    site: Site,
+    private_provider: PrivateProvider,
+    settings: Any,
+    setting: str,
+    signed_out_midway: Callable[[], None],
 ) -> None:
     settings.LOGTO = {**settings.LOGTO, setting: 60}
     site.sign_in(private_provider, "alice")
     due(site, ENDPOINTS[setting])
+    signed_out_midway()
 
     response = site.get("/")
 
