@@ -38,7 +38,7 @@ def names_in(archive: Path) -> list[str]:
         with zipfile.ZipFile(archive) as wheel:
             return wheel.namelist()
     with tarfile.open(archive) as sdist:
-        # Drop the leading "django_logto-X.Y.Z/".
+        # Drop the leading "django_logto_auth-X.Y.Z/".
         return [name.partition("/")[2] for name in sdist.getnames()]
 
 
@@ -112,7 +112,7 @@ def main() -> int:
         if build.returncode != 0:
             print(build.stdout, build.stderr, file=sys.stderr)
             return 1
-        archives = sorted(outdir.glob("django_logto-*"))
+        archives = sorted(outdir.glob("django_logto_auth-*"))
         required = app_files()
         found = [problem for archive in archives for problem in problems_of(archive, required)]
         if len(archives) != 2:

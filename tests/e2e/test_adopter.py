@@ -68,7 +68,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     # The package as CI checks it: built apart from the tree, contents and metadata checked.
     build = [sys.executable, str(ROOT / "scripts" / "check_package.py"), "--outdir", str(work)]
     subprocess.run(build, check=True)
-    [wheel] = work.glob("django_logto-*.whl")
+    [wheel] = work.glob("django_logto_auth-*.whl")
     venv.create(work / "venv", with_pip=True)
     python = work / "venv" / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
