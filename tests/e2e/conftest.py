@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -49,12 +50,16 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(autouse=True)
-def register_live_server(request: pytest.FixtureRequest) -> None:
-    """A test on a live server (a random port) registers its callback and home page with
-    the providers it uses, as one registers a site's URIs in the Logto Console."""
+def register_live_server(request: pytest.FixtureRequest, settings: Any) -> None:
+    """A test on a live server (a random port) signs in at the shared dev provider unless it
+    has a private one, and registers its callback and home page with the providers it
+    uses, as one registers a site's URIs in the Logto Console."""
     if "live_server" not in request.fixturenames:
         return
     url = request.getfixturevalue("live_server").url
+    if "private_provider" not in request.fixturenames:
+        dev: DevProvider = request.getfixturevalue("dev_provider")
+        settings.LOGTO = {**settings.LOGTO, "ENDPOINT": dev.url}
     for name in ("dev_provider", "private_provider"):
         if name in request.fixturenames:
             provider: DevProvider = request.getfixturevalue(name)

@@ -18,7 +18,7 @@ import requests
 
 from tests.devprovider import ROOT, DevProvider
 from tests.forged import get_with_two_authorizations
-from tests.services import free_port, require_services
+from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -138,16 +138,3 @@ def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> Non
     status, www_authenticate = get_with_two_authorizations(f"{server}/api/me/", token, token)
     assert status == 400
     assert 'error="invalid_request"' in www_authenticate
-
-
-def test_missing_services_fail_where_required_and_skip_elsewhere(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "POSTGRES", "postgresql://postgres@127.0.0.1:9/x")
-
-    monkeypatch.setenv("LOGTO_REQUIRE_SERVICES", "1")
-    with pytest.raises(pytest.fail.Exception, match="not available"):
-        require_services()
-    monkeypatch.delenv("LOGTO_REQUIRE_SERVICES")
-    with pytest.raises(pytest.skip.Exception, match="not available"):
-        require_services()
