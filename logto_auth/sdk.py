@@ -7,6 +7,11 @@ anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run t
 PyJWT and pydantic error becomes a ``LogtoError`` by one mapping (``_mapped_errors``).
 The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
 async code), so nothing inside its coroutines touches the database.
+
+The SDK is used through its public API (``signIn``, ``handleSignInCallback``,
+``getAccessToken``, ``signOut``, ``getOidcCore``, ``OidcCore``) except for what
+``SDK_PRIVATE`` lists; ``tests/test_sdk_contract.py`` pins each of those, so that an SDK
+release that changes one fails a named test rather than a sign-in.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pydantic
 from asgiref.sync import async_to_sync, sync_to_async
 from django.views.decorators.debug import sensitive_variables
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
-from logto.LogtoClient import AccessTokenMap
+from logto.LogtoClient import AccessToken, AccessTokenMap
 from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
@@ -54,6 +59,20 @@ P = ParamSpec("P")
 T = TypeVar("T")
 # OAuth errors of the token endpoint that concern this user's request, not our setup.
 REQUEST_ERRORS = ("invalid_request", "invalid_target")
+#: The SDK's private members relied on here, and what of each.
+SDK_PRIVATE = {
+    "LogtoClient._handleTokenResponse": (
+        "awaited as (resource, tokenResponse) by handleSignInCallback and getAccessToken "
+        "after each token response, before anything is stored: overridden to validate "
+        "the ID token strictly first"
+    ),
+    "storage key accessTokenMap": (
+        "AccessTokenMap JSON ({x: {resource: {token, expiresAt}}}) that getAccessToken reads: "
+        "written and read here without building a client"
+    ),
+}
+# The SDK keeps an access token 60 s less than its lifetime, against clock skew.
+ACCESS_TOKEN_MARGIN = 60
 
 
 def organization_resource(organization_id: str) -> str:
@@ -101,8 +120,13 @@ class _Client(LogtoClient):  # type: ignore[misc]
 
     def __init__(self, storage: Any, nonce: str | None = None) -> None:
         super().__init__(_config(), storage)
-        self._oidcCore = _oidc_core()
+        self.storage = storage
+        self._core = _oidc_core()
         self._nonce = nonce
+
+    async def getOidcCore(self) -> OidcCore:
+        # The SDK would fetch discovery once per client: share the cached metadata.
+        return self._core
 
     @sensitive_variables()
     async def _handleTokenResponse(self, resource: str, tokenResponse: TokenResponse) -> None:
@@ -112,7 +136,7 @@ class _Client(LogtoClient):  # type: ignore[misc]
             raise ProviderError("The sign-in service returned no ID token.")
         if id_token is not None:
             claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
-            previous = self._storage.get("idToken")
+            previous = self.storage.get("idToken")
             if previous is not None and self._nonce is None:
                 before = unverified_claims(previous)
                 changed = [
@@ -120,10 +144,12 @@ class _Client(LogtoClient):  # type: ignore[misc]
                 ]
                 if changed:
                     raise InvalidToken(f"The refreshed ID token has another {', '.join(changed)}.")
-            self._storage.set("idToken", id_token)
+            self.storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
-            self._storage.set("refreshToken", tokenResponse.refresh_token)
-        self._setAccessToken(resource, tokenResponse.access_token, tokenResponse.expires_in)
+            self.storage.set("refreshToken", tokenResponse.refresh_token)
+        store_access_token(
+            self.storage, resource, tokenResponse.access_token, tokenResponse.expires_in
+        )
 
 
 def _oauth_error(error: LogtoException) -> str | None:
@@ -228,6 +254,16 @@ def stored_access_token(storage: Any, resource: str) -> str | None:
     """
     found = _access_tokens(storage).x.get(resource)
     return found.token if found is not None and found.expiresAt >= time.time() else None
+
+
+@sensitive_variables()
+def store_access_token(storage: Any, resource: str, token: str, expires_in: int) -> None:
+    """Keep ``token`` for ``resource`` in ``storage`` where the SDK's ``getAccessToken``
+    finds it, until ``ACCESS_TOKEN_MARGIN`` seconds before it expires."""
+    tokens = _access_tokens(storage)
+    expires_at = int(time.time()) + expires_in - ACCESS_TOKEN_MARGIN
+    tokens.x[resource] = AccessToken(token=token, expiresAt=expires_at)
+    storage.set("accessTokenMap", tokens.model_dump_json())
 
 
 def _access_tokens(storage: Any) -> AccessTokenMap:

@@ -55,6 +55,9 @@ def seed_provider() -> None:
         "token_endpoint": f"{ISSUER}/token",
         "userinfo_endpoint": f"{ISSUER}/me",
         "jwks_uri": f"{ISSUER}/jwks",
+        "end_session_endpoint": f"{ISSUER}/session/end",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES384"],
     }
     cached.share("metadata", metadata)

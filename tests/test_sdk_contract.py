@@ -1,0 +1,140 @@
+"""What the app relies on in the ``logto`` SDK beyond its public API (``sdk.SDK_PRIVATE``),
+pinned: a new SDK release that changes any of it fails here, by name, not at a sign-in.
+No network: the provider's metadata and keys are seeded, its token endpoint is replaced
+on the shared ``OidcCore``."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from logto.models.response import TokenResponse
+
+from logto_auth import sdk
+from logto_auth.exceptions import InvalidToken
+from logto_auth.storage import DictStorage
+from tests import forged
+
+pytestmark = pytest.mark.usefixtures("hostile_provider", "no_network")
+CALLBACK = "http://testserver/logto/callback/"
+NONCE = "nonce-1"
+API = "https://api.example"
+
+
+def token_response(**changes: Any) -> TokenResponse:
+    values = {
+        "access_token": "access-1",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "id_token": forged.sign(nonce=NONCE),
+        "refresh_token": "refresh-1",
+        "scope": "openid offline_access",
+    }
+    values.update(changes)
+    return TokenResponse(**values)
+
+
+def answer_token_requests(monkeypatch: pytest.MonkeyPatch, response: TokenResponse) -> None:
+    """The token endpoint of the shared ``OidcCore`` answers ``response`` to any grant."""
+
+    async def answer(**kwargs: Any) -> TokenResponse:
+        return response
+
+    core = sdk._oidc_core()
+    monkeypatch.setattr(core, "fetchTokenByCode", answer)
+    monkeypatch.setattr(core, "fetchTokenByRefreshToken", answer)
+
+
+def signed_in_callback(storage: DictStorage) -> str:
+    """Start a sign-in through the SDK's public ``signIn``; return the provider's redirect."""
+    url = async_to_sync(sdk._Client(storage, nonce=NONCE).signIn)(CALLBACK)
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0]
+    return f"{CALLBACK}?code=code-1&state={state}"
+
+
+def test_private_members_relied_on_are_these() -> None:
+    assert set(sdk.SDK_PRIVATE) == {
+        "LogtoClient._handleTokenResponse",
+        "storage key accessTokenMap",
+    }
+
+
+def test_code_exchange_hands_the_token_response_to_handle_token_response(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = DictStorage()
+    callback = signed_in_callback(storage)
+    response = token_response()
+    answer_token_requests(monkeypatch, response)
+
+    async_to_sync(sdk._Client(storage, nonce=NONCE).handleSignInCallback)(callback)
+
+    assert storage.get("idToken") == response.id_token
+    assert storage.get("refreshToken") == "refresh-1"
+    assert sdk.stored_access_token(storage, "") == "access-1"
+    assert storage.get("signInSession") is None
+
+
+def test_code_exchange_stores_nothing_when_our_validation_refuses_the_id_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No sub: the SDK's own verifyIdToken accepts it; ours, run in the override, does not.
+    storage = DictStorage()
+    callback = signed_in_callback(storage)
+    answer_token_requests(monkeypatch, token_response(id_token=forged.sign(nonce=NONCE, sub=None)))
+
+    with pytest.raises(InvalidToken):
+        async_to_sync(sdk._Client(storage, nonce=NONCE).handleSignInCallback)(callback)
+
+    assert storage.get("idToken") is None
+    assert storage.get("refreshToken") is None
+    assert sdk.stored_access_token(storage, "") is None
+
+
+def test_refresh_hands_the_token_response_and_its_resource_to_handle_token_response(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = DictStorage({"idToken": forged.sign(), "refreshToken": "refresh-1"})
+    answer_token_requests(monkeypatch, token_response(access_token="api-1", id_token=None))
+
+    token = async_to_sync(sdk._Client(storage).getAccessToken)(API)
+
+    assert token == "api-1"
+    assert sdk.stored_access_token(storage, API) == "api-1"
+
+
+def test_refresh_whose_id_token_names_another_user_is_refused_by_the_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = DictStorage({"idToken": forged.sign(), "refreshToken": "refresh-1"})
+    answer_token_requests(monkeypatch, token_response(id_token=forged.sign(sub="u1mallory000")))
+
+    with pytest.raises(InvalidToken, match="another sub"):
+        async_to_sync(sdk._Client(storage).getAccessToken)(API)
+
+    assert sdk.stored_access_token(storage, API) is None
+
+
+def test_the_sdk_reads_access_tokens_in_the_format_we_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = DictStorage()
+    sdk.store_access_token(storage, API, "api-1", 3600)
+
+    async def no_refresh(**kwargs: Any) -> TokenResponse:
+        raise AssertionError("a stored token was refreshed")
+
+    monkeypatch.setattr(sdk._oidc_core(), "fetchTokenByRefreshToken", no_refresh)
+
+    assert async_to_sync(sdk._Client(storage).getAccessToken)(API) == "api-1"
+
+
+def test_a_token_within_the_margin_of_its_expiry_is_expired_for_the_sdk_and_for_us() -> None:
+    storage = DictStorage()
+    sdk.store_access_token(storage, API, "api-1", sdk.ACCESS_TOKEN_MARGIN - 5)
+
+    # No refresh token: the SDK answers None rather than the stale token.
+    assert async_to_sync(sdk._Client(storage).getAccessToken)(API) is None
+    assert sdk.stored_access_token(storage, API) is None
