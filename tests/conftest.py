@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient, Client, RequestFactory
 
-from logto_auth.api import verified_tokens
+from logto_auth._bearer import verified_tokens
 from logto_auth.context import LogtoContext
 from logto_auth.provider import provider
 from tests import forged
