@@ -22,7 +22,7 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore as Cook
 from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import claims, explain, sdk, sessions
+from logto_auth import _errors, claims, sdk, sessions
 from logto_auth.conf import logto_settings
 from logto_auth.endpoints import revoke, user_info
 from logto_auth.exceptions import LogtoError, SignInError
@@ -108,7 +108,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     if "error" in query:
         error = query["error"][0]
         logger.info("Sign-in ended at the provider with error %r", error)
-        raise explain.provider_error(error, query.get("error_description", [""])[0])
+        raise _errors.provider_error(error, query.get("error_description", [""])[0])
     _check_issuer(query.get("iss", [None])[0])
     if not query.get("code"):
         # A broken or forged callback URL: the SDK would report it as the provider's fault.

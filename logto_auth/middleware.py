@@ -9,9 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.deprecation import MiddlewareMixin
 
 from logto_auth import sessions
+from logto_auth._errors import error_response
 from logto_auth.context import LogtoContext
 from logto_auth.exceptions import LogtoError
-from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase

@@ -27,7 +27,7 @@ from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
 
-from logto_auth import explain
+from logto_auth import _errors
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     AccessDenied,
@@ -155,7 +155,7 @@ def _mapped_errors() -> Iterator[None]:
             raise AccessDenied(f"The sign-in service refused access ({code}).") from error
         if code in REQUEST_ERRORS or code == "invalid_client":
             # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
-            raise explain.provider_error(code) from error
+            raise _errors.provider_error(code) from error
         raise ProviderError("The sign-in service refused the request.") from error
     except LogtoError:
         raise

@@ -18,9 +18,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
 from logto_auth import flow
+from logto_auth._errors import error_response
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import LogtoError
-from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse

@@ -21,9 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from logto_auth import backchannel, flow, webhooks
+from logto_auth import _notifications, flow
+from logto_auth._errors import error_response, notification_response
 from logto_auth.exceptions import AccessDenied, LogtoError, ProviderUnavailable, SignInError
-from logto_auth.responses import error_response, notification_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
@@ -175,7 +175,7 @@ class BackChannelLogoutView(ProviderNotificationView):
     """OpenID Connect back-channel logout: end the Django sessions of a Logto session."""
 
     def handle(self, request: HttpRequest) -> str:
-        ended = backchannel.log_out(request.POST.get("logout_token", ""))
+        ended = _notifications.log_out(request.POST.get("logout_token", ""))
         return f"{ended} session(s) ended"
 
 
@@ -186,5 +186,5 @@ class WebhookView(ProviderNotificationView):
 
     def handle(self, request: HttpRequest) -> str:
         body = request.body
-        webhooks.verify(body, request.headers.get(webhooks.SIGNATURE_HEADER))
-        return webhooks.handle(request, body)
+        _notifications.verify(body, request.headers.get(_notifications.SIGNATURE_HEADER))
+        return _notifications.handle(request, body)

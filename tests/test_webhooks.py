@@ -17,9 +17,9 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from logto_auth import sessions
+from logto_auth._notifications import REPLAY_TTL, verify
 from logto_auth.exceptions import InvalidSignature
 from logto_auth.models import LogtoIdentity
-from logto_auth.webhooks import REPLAY_TTL, verify
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
