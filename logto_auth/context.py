@@ -19,8 +19,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import sdk, sessions
+from logto_auth._provider import refresh_token_is_active, user_info
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import refresh_token_is_active, user_info
 from logto_auth.exceptions import ProviderError
 from logto_auth.renewal import Renewal
 from logto_auth.tokens import unverified_claims

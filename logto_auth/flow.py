@@ -23,10 +23,9 @@ from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _errors, claims, sdk, sessions
+from logto_auth._provider import provider, revoke, user_info
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import revoke, user_info
 from logto_auth.exceptions import LogtoError, SignInError
-from logto_auth.provider import provider
 from logto_auth.storage import DictStorage, SessionStorage
 from logto_auth.tokens import unverified_claims
 

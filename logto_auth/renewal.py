@@ -25,9 +25,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import claims, sdk, sessions
+from logto_auth._provider import user_info
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import user_info
 from logto_auth.exceptions import InvalidGrant, InvalidToken, TokenExpired
 from logto_auth.storage import SessionStorage
 

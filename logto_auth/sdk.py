@@ -28,6 +28,8 @@ from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
 
 from logto_auth import _errors
+from logto_auth._http import PROVIDER_FAILURES, map_error
+from logto_auth._provider import provider
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     AccessDenied,
@@ -36,7 +38,6 @@ from logto_auth.exceptions import (
     LogtoError,
     ProviderError,
 )
-from logto_auth.provider import PROVIDER_FAILURES, map_error, provider
 from logto_auth.storage import DictStorage, SessionStorage
 from logto_auth.tokens import unverified_claims, validate_id_token
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from django.views.decorators.debug import sensitive_variables
 
+from logto_auth._provider import provider
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
-from logto_auth.provider import provider
 
 if TYPE_CHECKING:
     from collections.abc import Container

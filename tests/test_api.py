@@ -21,8 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from logto_auth import _bearer, tokens
+from logto_auth._provider import provider
 from logto_auth.models import LogtoIdentity
-from logto_auth.provider import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (

@@ -17,10 +17,10 @@ from django.test import RequestFactory
 from logto.models.response import TokenResponse
 
 from logto_auth import sdk
+from logto_auth._provider import provider
 from logto_auth.context import LogtoContext
 from logto_auth.exceptions import AccessDenied, InvalidToken, SignInError, TokenExpired
 from logto_auth.models import LogtoIdentity
-from logto_auth.provider import provider
 from logto_auth.renewal import Renewal
 from logto_auth.sdk import _Client
 from logto_auth.sessions import CHECKED_KEY, cache_key

@@ -11,9 +11,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "logto_auth"
 FLOORS = [
     {"conf", "exceptions", "models"},
-    {"sessions", "signals", "transport", "_errors"},
-    {"storage", "provider", "backends"},
-    {"tokens", "endpoints", "checks"},
+    {"sessions", "signals", "_http", "_errors"},
+    {"storage", "_provider", "backends"},
+    {"tokens", "checks"},
     {"sdk", "claims", "_bearer", "_notifications", "preflight"},
     {"renewal", "flow", "decorators"},
     {"context", "drf", "views", "mixins"},

@@ -18,8 +18,8 @@ from django.core.signals import got_request_exception
 from django.views.debug import ExceptionReporter
 
 from logto_auth import _notifications
+from logto_auth._provider import provider
 from logto_auth.exceptions import InvalidToken, ProviderError
-from logto_auth.provider import provider
 from logto_auth.tokens import validate_id_token
 from tests.conftest import Site
 from tests.devprovider import DevProvider

@@ -13,8 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import translation
 
-from logto_auth.endpoints import refresh_token_is_active
-from logto_auth.provider import provider
+from logto_auth._provider import provider, refresh_token_is_active
 from logto_auth.sessions import PENDING_KEY
 from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from tests.conftest import Site
