@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
+from logto_auth._tokens import validate_jwt
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, LogtoError
 from logto_auth.models import LogtoIdentity
-from logto_auth.tokens import validate_jwt
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

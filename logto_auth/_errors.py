@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 CHECK = "Run `python manage.py logto_check` to check every setting against the tenant."
-# The URL of this site's callback, filled in by the error page (responses.py).
+# The URL of this site's callback, filled in by the error page (below).
 CALLBACK = "{callback}"
 
 

@@ -36,12 +36,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import sessions
+from logto_auth import _sessions
+from logto_auth._tokens import validate_logout_token
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidSignature, InvalidToken, LogtoError
 from logto_auth.models import LogtoIdentity
-from logto_auth.tokens import validate_logout_token
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -59,13 +59,13 @@ def log_out(logout_token: str) -> int:
     unrecorded.
     """
     claims = validate_logout_token(logout_token)
-    key = sessions.cache_key("jti", claims["jti"])
+    key = _sessions.cache_key("jti", claims["jti"])
     ttl = max(1, int(claims["exp"] - time.time()) + logto_settings.leeway)
     # Taken before acting (``add`` is atomic), so that two deliveries at once act once.
     if not cache.add(key, 1, ttl):
         raise InvalidToken("This logout token was already used.")
     try:
-        ended = sessions.end_sessions(sid=claims.get("sid"), sub=claims.get("sub"))
+        ended = _sessions.end_sessions(sid=claims.get("sid"), sub=claims.get("sub"))
     except BaseException:
         # The sessions may survive: forget the jti so that the provider's retry, which the
         # 500 this error becomes asks for, is not refused as a replay.
@@ -132,7 +132,7 @@ def handle(request: HttpRequest, body: bytes) -> str:
     if age < -logto_settings.leeway:
         raise LogtoError("The webhook event was created in the future (createdAt).")
     digest = hashlib.sha256(body).hexdigest()
-    key = sessions.cache_key("webhook", body)
+    key = _sessions.cache_key("webhook", body)
     # Remembered as long as the event stays acceptable; ``add`` is atomic, so of two
     # deliveries at once only one acts.
     if not cache.add(key, 1, math.ceil(REPLAY_TTL - age) + 1):
@@ -226,7 +226,7 @@ def user_suspension_updated(request: HttpRequest, data: dict[str, Any]) -> str:
 
 def user_deleted(request: HttpRequest, data: dict[str, Any]) -> str:
     """Deactivate the user (their Django data stays) and end all their sessions."""
-    ended = sessions.end_sessions(sub=data["id"])
+    ended = _sessions.end_sessions(sub=data["id"])
     identity = LogtoIdentity.for_sub(data["id"])
     if identity is not None and identity.user.is_active:
         identity.user.is_active = False

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest
 
+__all__ = [
+    "LogtoIdentityAdmin",
+    "LogtoIdentityInline",
+    "LogtoMembershipAdmin",
+    "LogtoUserAdminMixin",
+    "extend_user_admin",
+]
+
 READ_ONLY = ("sub", "roles", "organizations", "synced_at", "console")
 
 

@@ -30,6 +30,15 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.http import HttpRequest
 
+__all__ = [
+    "LogtoBackend",
+    "Rights",
+    "logto_backend",
+    "organization_roles_of",
+    "rights_for",
+    "roles_of",
+]
+
 logger = logging.getLogger(__name__)
 
 

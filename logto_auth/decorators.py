@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+__all__ = ["amissing_rights", "logto_role_required", "logto_token_required", "missing_rights"]
+
 
 R = TypeVar("R", bound="Callable[..., Any]")
 

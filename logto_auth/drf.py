@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+__all__ = ["BearerChallenge", "HasLogtoOrganization", "HasLogtoScopes", "LogtoTokenAuthentication"]
+
 
 class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
     """A ``_bearer.BearerError`` as DRF answers it: same status, header and body."""

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from django.http import HttpRequest, HttpResponseBase
 
+__all__ = ["LogtoRoleRequiredMixin", "LogtoTokenRequiredMixin"]
+
 
 class LogtoRoleRequiredMixin:
     """Class-based view version of ``logto_role_required``: set the attributes below.

@@ -20,7 +20,7 @@ from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from logto_auth import _bearer, tokens
+from logto_auth import _bearer, _tokens
 from logto_auth._provider import provider
 from logto_auth.models import LogtoIdentity
 from tests.conftest import Site
@@ -195,7 +195,7 @@ def test_repeated_token_is_verified_once(
 ) -> None:
     token = dev_provider.machine_token(API)
     checks: list[str] = []
-    validate = tokens.validate_jwt
+    validate = _tokens.validate_jwt
 
     def counting(token: str, **kwargs: Any) -> dict[str, Any]:
         checks.append(token)

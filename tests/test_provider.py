@@ -11,8 +11,8 @@ import pytest
 from django.core.cache import cache
 
 from logto_auth._provider import CACHE_TTL, provider
+from logto_auth._tokens import validate_id_token
 from logto_auth.exceptions import InvalidToken
-from logto_auth.tokens import validate_id_token
 from tests.devprovider import DevProvider
 from tests.forged import P384, claims
 

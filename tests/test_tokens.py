@@ -19,8 +19,8 @@ from django.views.debug import ExceptionReporter
 
 from logto_auth import _notifications
 from logto_auth._provider import provider
+from logto_auth._tokens import validate_id_token
 from logto_auth.exceptions import InvalidToken, ProviderError
-from logto_auth.tokens import validate_id_token
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (

@@ -1,6 +1,8 @@
-"""Strict JWT validation: ID tokens, access tokens and back-channel logout tokens.
+"""Internal: may change in any release.
 
-Keys and the advertised algorithms come from ``provider.py``. Everything here is
+Strict JWT validation: ID tokens, access tokens and back-channel logout tokens.
+
+Keys and the advertised algorithms come from ``_provider.py``. Everything here is
 synchronous: call it from sync code (or through ``sync_to_async``).
 """
 

@@ -1,4 +1,6 @@
-"""Check the configuration against the live tenant, without a browser or a user.
+"""Internal: may change in any release.
+
+Check the configuration against the live tenant, without a browser or a user.
 
 Each probe is a request Logto answers differently when the setting is wrong, before any
 user is involved: discovery for the endpoint and issuer, the ``Date`` header for the
