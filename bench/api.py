@@ -2,7 +2,7 @@
 
 One run, one dev provider, one real ES384 access token (alice's, for the demo API):
 
-- first-sight validation (``logto_auth.api.validate_access_token`` with the verified-token
+- first-sight validation (``logto_auth._bearer.validate_access_token`` with the verified-token
   cache emptied before each call) against the raw cost of PyJWT verifying the same token
   with a known key (``jwt.decode``): the ECDSA P-384 check is the floor for both;
 - repeated-token validation (cache hit) against first sight;
@@ -36,8 +36,8 @@ from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from bench.common import markdown_table, mozilla_settings, prepare_django  # noqa: E402
-from logto_auth.api import validate_access_token, verified_tokens  # noqa: E402
-from logto_auth.provider import provider  # noqa: E402
+from logto_auth._bearer import validate_access_token, verified_tokens  # noqa: E402
+from logto_auth._provider import provider  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
 

@@ -1,7 +1,7 @@
 """How ending a user's sessions grows with their number, and what keeps the index bounded.
 
 For a user with 1, 100 and 1,000 open Django sessions (made through the session store and
-indexed by ``sessions.remember``, as sign-in does): the time and the database queries of
+indexed by ``_sessions.remember``, as sign-in does): the time and the database queries of
 one ``end_sessions(sub=...)`` (a back-channel logout without ``sid``, or a webhook), and
 of ``end_sessions(sid=...)`` for one of them (a back-channel logout with ``sid``). Then
 the index's bound: rows older than SESSION_COOKIE_AGE go at the next sign-in.
@@ -35,7 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.common import markdown_table, prepare_django  # noqa: E402
-from logto_auth import sessions  # noqa: E402
+from logto_auth import _sessions  # noqa: E402
 from logto_auth.models import LogtoSession  # noqa: E402
 
 
@@ -56,21 +56,21 @@ def measured(action: Callable[[], Any]) -> tuple[float, int, Any]:
 
 def open_sessions(sub: str, count: int) -> list[str]:
     """``count`` Django sessions of ``sub``, each in its own Logto session; their sids."""
-    store = sessions.session_store()
+    store = _sessions.session_store()
     sids = [f"{sub}-{number}" for number in range(count)]
     for sid in sids:
         session = store()
         session["signed_in"] = True
         session.create()
-        sessions.remember(session, {"sub": sub, "sid": sid})
+        _sessions.remember(session, {"sub": sub, "sid": sid})
     return sids
 
 
 def end_cost(count: int) -> dict[str, Any]:
     sub = f"growth-{secrets.token_hex(4)}"
     sids = open_sessions(sub, count)
-    by_sid = measured(lambda: sessions.end_sessions(sid=sids[-1]))
-    by_sub = measured(lambda: sessions.end_sessions(sub=sub))
+    by_sid = measured(lambda: _sessions.end_sessions(sid=sids[-1]))
+    by_sub = measured(lambda: _sessions.end_sessions(sub=sub))
     assert by_sid[2] == 1, by_sid
     assert by_sub[2] == count - 1, by_sub
     return {

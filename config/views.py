@@ -16,14 +16,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from logto_auth.api import logto_token_required
 from logto_auth.conf import logto_settings
+from logto_auth.decorators import logto_token_required
 from logto_auth.drf import HasLogtoScopes, LogtoTokenAuthentication
 
 if TYPE_CHECKING:
     from django.http import HttpResponse
 
-    from logto_auth.api import LogtoToken
+    from logto_auth._bearer import LogtoToken
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -9,13 +9,21 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.utils.html import format_html, format_html_join
 
+from logto_auth.backends import rights_for
 from logto_auth.conf import logto_settings
 from logto_auth.models import LogtoIdentity, LogtoMembership
-from logto_auth.roles import rights_for
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest
+
+__all__ = [
+    "LogtoIdentityAdmin",
+    "LogtoIdentityInline",
+    "LogtoMembershipAdmin",
+    "LogtoUserAdminMixin",
+    "extend_user_admin",
+]
 
 READ_ONLY = ("sub", "roles", "organizations", "synced_at", "console")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
+__all__ = ["LogtoAdminConfig", "LogtoAuthConfig"]
+
 
 class LogtoAuthConfig(AppConfig):
     name = "logto_auth"

@@ -14,6 +14,21 @@ from django.utils.module_loading import import_string
 
 from logto_auth.conf import SETTINGS, logto_settings
 
+__all__ = [
+    "check_any_organization_admin",
+    "check_backend",
+    "check_cache",
+    "check_endpoint_https",
+    "check_endpoint_shape",
+    "check_login_url",
+    "check_middleware",
+    "check_persistent_connections_under_asgi",
+    "check_process_cache",
+    "check_role_scopes",
+    "check_session_engine",
+    "check_settings",
+]
+
 MIDDLEWARE = "logto_auth.middleware.LogtoMiddleware"
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"

@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+__all__ = ["Settings", "logto_settings"]
+
 RIGHTS: dict[str, type] = {"is_staff": bool, "is_superuser": bool, "groups": list}
 DEFAULT_SCOPES = [
     "email",

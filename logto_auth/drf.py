@@ -1,4 +1,4 @@
-"""Django REST framework classes over ``logto_auth.bearer`` (DRF is optional: only this
+"""Django REST framework classes over ``logto_auth._bearer`` (DRF is optional: only this
 module imports it).
 
 ::
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.functional import SimpleLazyObject
 from rest_framework import authentication, exceptions, permissions
 
-from logto_auth import api, bearer
+from logto_auth import _bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,11 +33,13 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+__all__ = ["BearerChallenge", "HasLogtoOrganization", "HasLogtoScopes", "LogtoTokenAuthentication"]
+
 
 class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
-    """A ``bearer.BearerError`` as DRF answers it: same status, header and body."""
+    """A ``_bearer.BearerError`` as DRF answers it: same status, header and body."""
 
-    def __init__(self, error: bearer.BearerError) -> None:
+    def __init__(self, error: _bearer.BearerError) -> None:
         super().__init__(detail=error.as_dict(), code=error.error)
         self.status_code = error.status
         self.auth_header = error.www_authenticate()
@@ -45,8 +47,8 @@ class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
 
 def view_scopes(request: Request, view: APIView | None) -> tuple[str, ...]:
     """Return ``view.required_scopes``, or its entry for the request's method (a method it
-    leaves out raises ``bearer.BearerError``, see ``bearer.scopes_for``)."""
-    return bearer.scopes_for(getattr(view, "required_scopes", ()), request.method)
+    leaves out raises ``_bearer.BearerError``, see ``_bearer.scopes_for``)."""
+    return _bearer.scopes_for(getattr(view, "required_scopes", ()), request.method)
 
 
 class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: ignore[misc]
@@ -54,17 +56,17 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
 
     ``request.user`` becomes the Django user linked to the token's ``sub`` (or
     ``AnonymousUser``: machine-to-machine tokens, users who never signed in to the site),
-    ``request.auth`` and ``request.logto`` the validated ``bearer.LogtoToken``.
+    ``request.auth`` and ``request.logto`` the validated ``_bearer.LogtoToken``.
     """
 
     #: Create a Django user for a token whose ``sub`` has none yet.
     create_unknown_user = False
 
-    def authenticate(self, request: Request) -> tuple[Any, bearer.LogtoToken] | None:
+    def authenticate(self, request: Request) -> tuple[Any, _bearer.LogtoToken] | None:
         context = request.parser_context or {}
         view = context.get("view")
         try:
-            token = bearer.authorize(
+            token = _bearer.authorize(
                 request._request,
                 # The raw attribute: a method it leaves out is refused after the token
                 # is validated, so a request without one still gets 401.
@@ -73,27 +75,27 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
                 organization=getattr(view, "logto_organization", False),
                 url_kwargs=context.get("kwargs"),
             )
-        except bearer.MissingToken:
+        except _bearer.MissingToken:
             return None  # not for this scheme: other authentication classes may try
-        except bearer.BearerError as error:
+        except _bearer.BearerError as error:
             raise BearerChallenge(error) from error
         request._request.logto = token
         return self.get_user(token), token
 
-    def get_user(self, token: bearer.LogtoToken) -> Any:
+    def get_user(self, token: _bearer.LogtoToken) -> Any:
         """By default, return the linked user, looked up only when the view reads it."""
-        return SimpleLazyObject(lambda: api.user_for(token, create=self.create_unknown_user))
+        return SimpleLazyObject(lambda: _bearer.user_for(token, create=self.create_unknown_user))
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
 
 
-def _token(request: Request) -> bearer.LogtoToken:
+def _token(request: Request) -> _bearer.LogtoToken:
     """Return the request's Logto token; without one, refuse as the view decorator does."""
-    if isinstance(request.auth, bearer.LogtoToken):
+    if isinstance(request.auth, _bearer.LogtoToken):
         return request.auth
     if request.successful_authenticator is None:
-        raise BearerChallenge(bearer.MissingToken())
+        raise BearerChallenge(_bearer.MissingToken())
     # Authenticated by another scheme (a session): a Logto token was needed.
     raise exceptions.PermissionDenied()
 
@@ -109,8 +111,8 @@ class HasLogtoScopes(permissions.BasePermission):  # type: ignore[misc]
         try:
             # LogtoTokenAuthentication checked view_scopes already; this applies a
             # subclass's required_scopes with the same rule and the same answer.
-            bearer.check_scopes(token, self.required_scopes(request, view))
-        except bearer.BearerError as error:
+            _bearer.check_scopes(token, self.required_scopes(request, view))
+        except _bearer.BearerError as error:
             raise BearerChallenge(error) from error
         return True
 
@@ -131,7 +133,7 @@ class HasLogtoOrganization(permissions.BasePermission):  # type: ignore[misc]
     def has_permission(self, request: Request, view: APIView) -> bool:
         token = _token(request)
         try:
-            bearer.check_organization(token, view.kwargs.get(bearer.ORGANIZATION_KWARG))
-        except bearer.BearerError as error:
+            _bearer.check_organization(token, view.kwargs.get(_bearer.ORGANIZATION_KWARG))
+        except _bearer.BearerError as error:
             raise BearerChallenge(error) from error
         return True

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "AccessDenied",
+    "InvalidGrant",
+    "InvalidSignature",
+    "InvalidToken",
+    "LogtoError",
+    "ProviderError",
+    "ProviderUnavailable",
+    "SignInError",
+    "TokenExpired",
+]
+
 
 class LogtoError(Exception):
     """Base class: ``str(error)`` is safe to show to the user."""

@@ -8,13 +8,15 @@ from django.contrib.auth import alogout, logout
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.deprecation import MiddlewareMixin
 
-from logto_auth import sessions
-from logto_auth.context import LogtoContext
+from logto_auth import _sessions
+from logto_auth._context import LogtoContext
+from logto_auth._errors import error_response
 from logto_auth.exceptions import LogtoError
-from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+__all__ = ["LogtoMiddleware"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ class LogtoMiddleware(MiddlewareMixin):
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         logto = self._attach(request)
-        if sessions.is_revoked(request.session):
+        if _sessions.is_revoked(request.session):
             logger.info(REVOKED)
             logout(request)
             return None
@@ -53,7 +55,7 @@ class LogtoMiddleware(MiddlewareMixin):
     async def aprocess_request(self, request: HttpRequest) -> HttpResponse | None:
         """Like ``process_request``, under ASGI: the session, cache and lock awaited."""
         logto = self._attach(request)
-        if await sessions.ais_revoked(request.session):
+        if await _sessions.ais_revoked(request.session):
             logger.info(REVOKED)
             await alogout(request)
             return None

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+__all__ = ["LogtoIdentity", "LogtoMembership", "LogtoSession"]
+
 
 class LogtoIdentity(models.Model):
     """Links a Django user to a Logto user, by the only stable key Logto gives: ``sub``."""

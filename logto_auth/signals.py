@@ -12,6 +12,8 @@ from logto_auth.models import LogtoSession
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+__all__ = ["logto_user_synced"]
+
 #: Sent after a user was brought in line with Logto (sign-in, token refresh, webhook),
 #: with ``user``, ``claims`` and ``created``. Sender: the backend class.
 logto_user_synced = Signal()

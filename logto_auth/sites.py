@@ -17,13 +17,15 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
-from logto_auth import flow
+from logto_auth import _flow
+from logto_auth._errors import error_response
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import LogtoError
-from logto_auth.responses import error_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+
+__all__ = ["LogtoAdminSite", "LogtoAdminSiteMixin"]
 
 
 class LogtoAdminSiteMixin:
@@ -63,7 +65,7 @@ class LogtoAdminSiteMixin:
             return render(request, "logto_auth/sign_out.html")
         # Ending only the Django session would leave the Logto one signed in.
         try:
-            return HttpResponseRedirect(flow.sign_out(request))
+            return HttpResponseRedirect(_flow.sign_out(request))
         except LogtoError as error:
             return error_response(request, error)
 

@@ -1,18 +1,20 @@
 """Where the Logto SDK keeps its tokens: the Django session, or a dict for one flow.
 
 Both classes implement the SDK's ``Storage`` protocol (``get``/``set``/``delete``);
-``sdk.py`` registers them with the SDK so that this module does not import it.
+``_sdk.py`` registers them with the SDK so that this module does not import it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from logto_auth.sessions import TOKEN_KEYS as KEYS
-from logto_auth.sessions import TOKEN_PREFIX as PREFIX
+from logto_auth._sessions import TOKEN_KEYS as KEYS
+from logto_auth._sessions import TOKEN_PREFIX as PREFIX
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
+
+__all__ = ["DictStorage", "SessionStorage"]
 
 
 class DictStorage:

@@ -4,6 +4,8 @@ from django.urls import path
 
 from logto_auth import views
 
+__all__ = ["app_name", "urlpatterns"]
+
 app_name = "logto_auth"
 
 urlpatterns = [

@@ -21,12 +21,23 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from logto_auth import backchannel, flow, webhooks
+from logto_auth import _flow, _notifications
+from logto_auth._errors import error_response, notification_response
 from logto_auth.exceptions import AccessDenied, LogtoError, ProviderUnavailable, SignInError
-from logto_auth.responses import error_response, notification_response
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+
+__all__ = [
+    "BackChannelLogoutView",
+    "CallbackView",
+    "LogtoView",
+    "ProviderNotificationView",
+    "SignInView",
+    "SignOutView",
+    "SignUpView",
+    "WebhookView",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +108,7 @@ class SignInView(LogtoView):
             # Logto's page in the language of the site (BCP 47: en-us -> en-US).
             lang, _, region = language.partition("-")
             params["ui_locales"] = f"{lang}-{region.upper()}" if len(region) == 2 else language
-        url = flow.begin_sign_in(
+        url = _flow.begin_sign_in(
             request.session,
             request.build_absolute_uri(reverse("logto_auth:callback")),
             safe_next_url(request),
@@ -120,14 +131,14 @@ class CallbackView(LogtoView):
     http_method_names = ["get", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        result = flow.finish_sign_in(request.session, request.build_absolute_uri())
+        result = _flow.finish_sign_in(request.session, request.build_absolute_uri())
         user = authenticate(request, logto_claims=result.claims)
         if user is None:
             raise AccessDenied("Your account may not sign in to this site.")
         # login() rotates the session key, or flushes the session when another user was
         # signed in; the tokens go in afterwards so that they survive either.
         login(request, user)
-        flow.store_sign_in(request, result)
+        _flow.store_sign_in(request, result)
         return HttpResponseRedirect(result.next_url)
 
 
@@ -142,7 +153,7 @@ class SignOutView(LogtoView):
         return render(request, self.template_name)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponseRedirect(flow.sign_out(request))
+        return HttpResponseRedirect(_flow.sign_out(request))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -175,7 +186,7 @@ class BackChannelLogoutView(ProviderNotificationView):
     """OpenID Connect back-channel logout: end the Django sessions of a Logto session."""
 
     def handle(self, request: HttpRequest) -> str:
-        ended = backchannel.log_out(request.POST.get("logout_token", ""))
+        ended = _notifications.log_out(request.POST.get("logout_token", ""))
         return f"{ended} session(s) ended"
 
 
@@ -186,5 +197,5 @@ class WebhookView(ProviderNotificationView):
 
     def handle(self, request: HttpRequest) -> str:
         body = request.body
-        webhooks.verify(body, request.headers.get(webhooks.SIGNATURE_HEADER))
-        return webhooks.handle(request, body)
+        _notifications.verify(body, request.headers.get(_notifications.SIGNATURE_HEADER))
+        return _notifications.handle(request, body)

@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as demo
-from logto_auth.api import LogtoTokenRequiredMixin, logto_token_required
+from logto_auth.decorators import logto_token_required
 from logto_auth.drf import HasLogtoOrganization, HasLogtoScopes, LogtoTokenAuthentication
+from logto_auth.mixins import LogtoTokenRequiredMixin
 
 
 def whoami(request: HttpRequest) -> JsonResponse:

@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from logto_auth.provider import provider
+from logto_auth._provider import provider
 
 ENDPOINT = "https://tenant.logto.example"
 ISSUER = f"{ENDPOINT}/oidc"

@@ -1,4 +1,4 @@
-"""Protecting views with Logto access tokens: ``logto_auth.api``.
+"""Protecting views with Logto access tokens: ``logto_auth.decorators``.
 
 Happy paths use tokens minted by the real dev provider (a signed-in user's, a
 machine-to-machine application's); hostile tokens are crafted with test keys.
@@ -20,9 +20,9 @@ from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from logto_auth import api, tokens
+from logto_auth import _bearer, _tokens
+from logto_auth._provider import provider
 from logto_auth.models import LogtoIdentity
-from logto_auth.provider import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (
@@ -195,13 +195,13 @@ def test_repeated_token_is_verified_once(
 ) -> None:
     token = dev_provider.machine_token(API)
     checks: list[str] = []
-    validate = tokens.validate_jwt
+    validate = _tokens.validate_jwt
 
     def counting(token: str, **kwargs: Any) -> dict[str, Any]:
         checks.append(token)
         return validate(token, **kwargs)
 
-    monkeypatch.setattr("logto_auth.bearer.validate_jwt", counting)
+    monkeypatch.setattr("logto_auth._bearer.validate_jwt", counting)
     before = dev_provider.calls()
 
     statuses = [wsgi_site.get("/api/me/", **bearer(token)).status_code for _ in range(5)]
@@ -720,7 +720,7 @@ def test_inactive_user_is_anonymous(wsgi_site: Site) -> None:
 def test_cached_token_is_still_checked_for_the_view_audience(wsgi_site: Site) -> None:
     token = access_token()
     assert wsgi_site.get("/api/me/", **bearer(token)).status_code == 200
-    assert len(api.verified_tokens) == 1
+    assert len(_bearer.verified_tokens) == 1
 
     assert wsgi_site.get("/t/other-api/", **bearer(token)).status_code == 401
 
@@ -743,35 +743,35 @@ def test_cache_is_bounded_and_forgets_expired_tokens(settings: Any) -> None:
     settings.LOGTO = {**settings.LOGTO, "API_TOKEN_CACHE_SIZE": 2}
     tokens = [access_token(jti=str(n)) for n in range(3)]
     for token in tokens:
-        api.validate_access_token(token)
+        _bearer.validate_access_token(token)
 
-    assert len(api.verified_tokens) == 2
-    assert api.verified_tokens.get((ISSUER, tokens[0])) is None
-    assert api.verified_tokens.get((ISSUER, tokens[2])) is not None
+    assert len(_bearer.verified_tokens) == 2
+    assert _bearer.verified_tokens.get((ISSUER, tokens[0])) is None
+    assert _bearer.verified_tokens.get((ISSUER, tokens[2])) is not None
 
     expiring = access_token(exp=int(time.time()) + 1)
-    api.validate_access_token(expiring)
+    _bearer.validate_access_token(expiring)
     settings.LOGTO = {**settings.LOGTO, "LEEWAY": 0}
     time.sleep(1.1)
-    assert api.verified_tokens.get((ISSUER, expiring)) is None
-    with pytest.raises(api.BearerError):
-        api.validate_access_token(expiring)
+    assert _bearer.verified_tokens.get((ISSUER, expiring)) is None
+    with pytest.raises(_bearer.BearerError):
+        _bearer.validate_access_token(expiring)
 
 
 @pytest.mark.usefixtures("hostile_provider")
 def test_cache_size_zero_keeps_nothing(settings: Any) -> None:
     settings.LOGTO = {**settings.LOGTO, "API_TOKEN_CACHE_SIZE": 0}
 
-    api.validate_access_token(access_token())
+    _bearer.validate_access_token(access_token())
 
-    assert len(api.verified_tokens) == 0
+    assert len(_bearer.verified_tokens) == 0
 
 
 def test_no_api_resource_configured_is_an_improper_configuration(settings: Any) -> None:
     settings.LOGTO = {**settings.LOGTO, "API_RESOURCES": []}
 
     with pytest.raises(ImproperlyConfigured, match="API_RESOURCES"):
-        api.validate_access_token(access_token())
+        _bearer.validate_access_token(access_token())
 
 
 def test_log_lines_carry_no_token(

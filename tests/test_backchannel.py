@@ -14,9 +14,9 @@ from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import DatabaseError
 
-from logto_auth import sessions
+from logto_auth import _sessions
+from logto_auth._tokens import BACKCHANNEL_LOGOUT_EVENT
 from logto_auth.models import LogtoSession
-from logto_auth.tokens import BACKCHANNEL_LOGOUT_EVENT
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import OTHER_P384, P384, RSA, claims, sign
@@ -111,7 +111,7 @@ def test_logout_that_failed_to_end_the_sessions_answers_503_and_its_retry_succee
     site: Site, dev_provider: DevProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = end_at_provider(dev_provider, sign_in_with_provider_session(site, dev_provider))
-    end_sessions = sessions.end_sessions
+    end_sessions = _sessions.end_sessions
     calls: list[str | None] = []
 
     def fail_once(*, sid: str | None = None, sub: str | None = None) -> int:
@@ -120,7 +120,7 @@ def test_logout_that_failed_to_end_the_sessions_answers_503_and_its_retry_succee
             raise DatabaseError("database is locked")
         return end_sessions(sid=sid, sub=sub)
 
-    monkeypatch.setattr(sessions, "end_sessions", fail_once)
+    monkeypatch.setattr(_sessions, "end_sessions", fail_once)
     provider = Site(site.kind, raise_request_exception=False)
 
     failed = deliver(provider, token)

@@ -16,17 +16,17 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from logto.models.response import TokenResponse
 
-from logto_auth import sdk
-from logto_auth.context import LogtoContext
+from logto_auth import _sdk
+from logto_auth._context import LogtoContext
+from logto_auth._provider import provider
+from logto_auth._renewal import Renewal
+from logto_auth._sdk import _Client
+from logto_auth._sessions import CHECKED_KEY, cache_key
+from logto_auth._sessions import TOKEN_PREFIX as PREFIX
+from logto_auth._tokens import validate_jwt
 from logto_auth.exceptions import AccessDenied, InvalidToken, SignInError, TokenExpired
 from logto_auth.models import LogtoIdentity
-from logto_auth.provider import provider
-from logto_auth.renewal import Renewal
-from logto_auth.sdk import _Client
-from logto_auth.sessions import CHECKED_KEY, cache_key
-from logto_auth.sessions import TOKEN_PREFIX as PREFIX
 from logto_auth.storage import DictStorage
-from logto_auth.tokens import validate_jwt
 from tests.conftest import PrivateProvider, Site
 from tests.devprovider import DevProvider
 from tests.forged import sign
@@ -431,7 +431,7 @@ def test_a_holder_that_outlived_its_lock_leaves_the_next_holders_tokens(
     expire_access_tokens(context_of(alice))
     holder, next_holder = context_of(alice), context_of(alice)
     lock = cache_key("refresh-lock", str(alice.session.session_key))
-    refresh, arefresh = sdk.refresh, sdk.arefresh
+    refresh, arefresh = _sdk.refresh, _sdk.arefresh
     taken_over: list[str] = []
 
     def lock_taken_over() -> None:
@@ -452,8 +452,8 @@ def test_a_holder_that_outlived_its_lock_leaves_the_next_holders_tokens(
         await sync_to_async(lock_taken_over)()
         return token
 
-    monkeypatch.setattr(sdk, "refresh", slow_refresh)
-    monkeypatch.setattr(sdk, "arefresh", aslow_refresh)
+    monkeypatch.setattr(_sdk, "refresh", slow_refresh)
+    monkeypatch.setattr(_sdk, "arefresh", aslow_refresh)
 
     if alice.kind == "wsgi":
         token = holder.get_access_token()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from logto_auth.provider import provider
+from logto_auth._provider import provider
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.test_api import ACME, API, GLOBEX, access_token, bearer, challenge

@@ -1,26 +1,33 @@
 """The module map: each module of logto_auth imports only modules on lower floors, so
-there are no import circles and the bottom never depends on the top."""
+there are no import circles and the bottom never depends on the top. The map in
+``docs/development.md`` names every module with its floor, so it cannot go stale."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "logto_auth"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "logto_auth"
 FLOORS = [
     {"conf", "exceptions", "models"},
-    {"sessions", "roles", "signals", "transport", "token_cache", "explain"},
-    {"storage", "provider", "backends", "responses"},
-    {"tokens", "endpoints", "checks"},
-    {"sdk", "claims", "bearer", "backchannel", "webhooks", "preflight"},
-    {"renewal", "flow", "api", "access"},
-    {"context", "drf", "views"},
+    {"_sessions", "signals", "_http", "_errors"},
+    {"storage", "_provider", "backends"},
+    {"_tokens", "checks"},
+    {"_sdk", "_claims", "_bearer", "_notifications", "_preflight"},
+    {"_renewal", "_flow", "decorators"},
+    {"_context", "drf", "views", "mixins"},
     {"middleware", "sites", "urls", "admin", "apps"},
 ]
+# Deprecated paths kept for one release: they import their targets only when an old name
+# is looked up (module ``__getattr__``), so they are no part of the map.
+SHIMS = {"api", "access", "bearer"}
 FLOOR = {module: n for n, modules in enumerate(FLOORS) for module in modules}
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", *SHIMS})
+MAP_ROW = re.compile(r"^\| `(\w+)\.py` \| (\d+) \| (public|internal) \| .+ \|$", re.MULTILINE)
 
 
 def imported(module: str) -> set[str]:
@@ -34,6 +41,12 @@ def imported(module: str) -> set[str]:
     return found
 
 
+def documented_map() -> dict[str, tuple[int, str]]:
+    """The module map of ``docs/development.md``: module -> (floor, public or internal)."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    return {name: (int(floor), kind) for name, floor, kind in MAP_ROW.findall(text)}
+
+
 def test_every_module_has_a_floor() -> None:
     assert set(MODULES) == set(FLOOR)
 
@@ -42,3 +55,25 @@ def test_every_module_has_a_floor() -> None:
 def test_module_imports_only_lower_floors(module: str) -> None:
     upward = sorted(name for name in imported(module) if FLOOR[name] >= FLOOR[module])
     assert upward == [], f"{module} (floor {FLOOR[module]}) imports {upward}"
+
+
+def test_docs_map_names_every_module_with_its_floor() -> None:
+    expected = {
+        module: (FLOOR[module], "internal" if module.startswith("_") else "public")
+        for module in MODULES
+    }
+    assert documented_map() == expected
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_public_modules_declare_all_and_internal_ones_say_so(module: str) -> None:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    declares_all = any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets)
+        for node in tree.body
+    )
+    if module.startswith("_"):
+        assert (ast.get_docstring(tree) or "").startswith("Internal: may change in any release.")
+    else:
+        assert declares_all

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from logto_auth import preflight
+from logto_auth import _preflight
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider
 
 # Every check here talks to a live dev provider (the integration tier).
@@ -88,7 +88,7 @@ def test_a_provider_signing_with_no_algorithm_we_verify_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The dev provider signs ES384, as Logto does; here the app is made to accept only RS256.
-    monkeypatch.setattr(preflight, "supported_algorithms", lambda: ["RS256"])
+    monkeypatch.setattr(_preflight, "supported_algorithms", lambda: ["RS256"])
     passed, output = check("--site", TEST_CLIENT_ORIGIN)
     assert not passed
     assert line(output, "signing algorithm").startswith("FAIL")
@@ -96,8 +96,8 @@ def test_a_provider_signing_with_no_algorithm_we_verify_fails(
 
 
 def test_a_clock_off_by_more_than_the_leeway_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = preflight.now
-    monkeypatch.setattr(preflight, "now", lambda: real() + 600)
+    real = _preflight.now
+    monkeypatch.setattr(_preflight, "now", lambda: real() + 600)
     passed, output = check("--site", TEST_CLIENT_ORIGIN)
     assert not passed
     found = line(output, "clock")

@@ -7,10 +7,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from logto_auth.endpoints import revoke
+from logto_auth._provider import revoke
+from logto_auth._sessions import CHECKED_KEY
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.middleware import LogtoMiddleware
-from logto_auth.sessions import CHECKED_KEY
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 

@@ -10,9 +10,9 @@ import jwt
 import pytest
 from django.core.cache import cache
 
+from logto_auth._provider import CACHE_TTL, provider
+from logto_auth._tokens import validate_id_token
 from logto_auth.exceptions import InvalidToken
-from logto_auth.provider import CACHE_TTL, provider
-from logto_auth.tokens import validate_id_token
 from tests.devprovider import DevProvider
 from tests.forged import P384, claims
 
@@ -39,7 +39,7 @@ def test_a_flood_of_unknown_kids_costs_no_cache_read_and_no_warning(
     with pytest.raises(InvalidToken):  # the first unknown kid refetches the key set
         validate_id_token(jwt.encode(claims(iss=issuer), P384, "ES384", headers={"kid": "k-0"}))
     counting = CountingCache(cache)
-    monkeypatch.setattr("logto_auth.provider.cache", counting)
+    monkeypatch.setattr("logto_auth._provider.cache", counting)
     caplog.set_level(logging.DEBUG, logger="logto_auth")
     before = dev_provider.calls()
 

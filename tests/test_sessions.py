@@ -13,9 +13,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import caches
 from django.core.management import call_command
 
+from logto_auth._sessions import cache_key, end_sessions, refresh_lock, remember
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
-from logto_auth.sessions import cache_key, end_sessions, refresh_lock, remember
 
 
 def test_refresh_lock_held_elsewhere_gives_up_with_503(settings: Any) -> None:

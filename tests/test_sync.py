@@ -13,10 +13,10 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
-from logto_auth import context, endpoints
+from logto_auth import _context, _provider
+from logto_auth._sessions import CHECKED_KEY, SYNCED_KEY, end_sessions
 from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity
-from logto_auth.sessions import CHECKED_KEY, SYNCED_KEY, end_sessions
 from tests.conftest import PrivateProvider, Site
 from tests.test_context import context_of
 from tests.test_tokens import report_of
@@ -197,7 +197,7 @@ def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Return ``arm()``: from then on, sign the user out elsewhere (a sign-out or back-channel
     logout deletes their Django sessions) while a sync or revalidation talks to the provider.
     Armed after the sign-in, which also syncs the user and would be undone."""
-    sync_user, is_active = LogtoBackend.sync_user, endpoints.refresh_token_is_active
+    sync_user, is_active = LogtoBackend.sync_user, _provider.refresh_token_is_active
 
     def sync_then_sign_out(self: LogtoBackend, *args: Any, **kwargs: Any) -> Any:
         user = sync_user(self, *args, **kwargs)
@@ -211,7 +211,7 @@ def signed_out_midway(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
 
     def arm() -> None:
         monkeypatch.setattr(LogtoBackend, "sync_user", sync_then_sign_out)
-        monkeypatch.setattr(context, "refresh_token_is_active", introspect_then_sign_out)
+        monkeypatch.setattr(_context, "refresh_token_is_active", introspect_then_sign_out)
 
     return arm
 

@@ -17,10 +17,10 @@ import pytest
 from django.core.signals import got_request_exception
 from django.views.debug import ExceptionReporter
 
-from logto_auth import backchannel
+from logto_auth import _notifications
+from logto_auth._provider import provider
+from logto_auth._tokens import validate_id_token
 from logto_auth.exceptions import InvalidToken, ProviderError
-from logto_auth.provider import provider
-from logto_auth.tokens import validate_id_token
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 from tests.forged import (
@@ -206,7 +206,7 @@ def test_back_channel_logout_token_is_hidden_from_error_reports(
     def broken(token: str) -> dict[str, Any]:
         raise RuntimeError("cannot end sessions")
 
-    monkeypatch.setattr(backchannel, "validate_logout_token", broken)
+    monkeypatch.setattr(_notifications, "validate_logout_token", broken)
     reports: list[str] = []
 
     def report(sender: Any, request: Any, **kwargs: Any) -> None:

@@ -13,10 +13,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import translation
 
-from logto_auth.endpoints import refresh_token_is_active
-from logto_auth.provider import provider
-from logto_auth.sessions import PENDING_KEY
-from logto_auth.sessions import TOKEN_PREFIX as PREFIX
+from logto_auth._provider import provider, refresh_token_is_active
+from logto_auth._sessions import PENDING_KEY
+from logto_auth._sessions import TOKEN_PREFIX as PREFIX
 from tests.conftest import Site
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider
 
@@ -461,7 +460,7 @@ def test_oversized_cookie_session_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    monkeypatch.setattr("logto_auth.flow.COOKIE_LIMIT", 100)
+    monkeypatch.setattr("logto_auth._flow.COOKIE_LIMIT", 100)
 
     wsgi_site.sign_in(dev_provider, "alice")
 

@@ -16,10 +16,10 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import DatabaseError
 
-from logto_auth import sessions
+from logto_auth import _sessions
+from logto_auth._notifications import REPLAY_TTL, verify
 from logto_auth.exceptions import InvalidSignature
 from logto_auth.models import LogtoIdentity
-from logto_auth.webhooks import REPLAY_TTL, verify
 from tests.conftest import Site
 from tests.devprovider import DevProvider
 
@@ -351,7 +351,7 @@ def test_event_delivered_twice_at_once_acts_once(
     alice: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = event("User.Deleted")
-    end_sessions = sessions.end_sessions
+    end_sessions = _sessions.end_sessions
     ended: list[str | None] = []
     second: list[Any] = []
 
@@ -361,7 +361,7 @@ def test_event_delivered_twice_at_once_acts_once(
             second.append(post(Site("wsgi"), body))
         return end_sessions(sid=sid, sub=sub)
 
-    monkeypatch.setattr(sessions, "end_sessions", end_while_delivered_again)
+    monkeypatch.setattr(_sessions, "end_sessions", end_while_delivered_again)
 
     first = post(alice, body)
 
@@ -374,7 +374,7 @@ def test_event_that_failed_to_apply_is_applied_when_logto_retries(
     alice: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = event("User.Deleted")
-    end_sessions = sessions.end_sessions
+    end_sessions = _sessions.end_sessions
     calls: list[str | None] = []
 
     def fail_once(*, sid: str | None = None, sub: str | None = None) -> int:
@@ -383,7 +383,7 @@ def test_event_that_failed_to_apply_is_applied_when_logto_retries(
             raise DatabaseError("database is locked")
         return end_sessions(sid=sid, sub=sub)
 
-    monkeypatch.setattr(sessions, "end_sessions", fail_once)
+    monkeypatch.setattr(_sessions, "end_sessions", fail_once)
     logto = Site("wsgi", raise_request_exception=False)
 
     assert post(logto, body).status_code == 503

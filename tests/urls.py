@@ -8,7 +8,8 @@ from django.urls import path
 from django.views import View
 
 from config.urls import urlpatterns as demo
-from logto_auth.access import LogtoRoleRequiredMixin, logto_role_required
+from logto_auth.decorators import logto_role_required
+from logto_auth.mixins import LogtoRoleRequiredMixin
 
 API = "http://127.0.0.1:8000/api"
 

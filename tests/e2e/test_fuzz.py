@@ -43,11 +43,11 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logto_auth._notifications import HANDLERS, REPLAY_TTL, SIGNATURE_HEADER
+from logto_auth._sessions import PENDING_KEY, TOKEN_PREFIX
+from logto_auth._tokens import BACKCHANNEL_LOGOUT_EVENT
 from logto_auth.conf import logto_settings
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoSession
-from logto_auth.sessions import PENDING_KEY, TOKEN_PREFIX
-from logto_auth.tokens import BACKCHANNEL_LOGOUT_EVENT
-from logto_auth.webhooks import HANDLERS, REPLAY_TTL, SIGNATURE_HEADER
 from tests import forged
 from tests.conftest import Site
 from tests.devprovider import DevProvider

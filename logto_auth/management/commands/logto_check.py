@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from logto_auth._preflight import Preflight
 from logto_auth.conf import logto_settings
-from logto_auth.preflight import Preflight
 
 if TYPE_CHECKING:
     from argparse import ArgumentParser

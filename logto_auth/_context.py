@@ -1,11 +1,13 @@
-"""``request.logto``: the signed-in user's Logto side, read lazily from the session.
+"""Internal: may change in any release.
+
+``request.logto``: the signed-in user's Logto side, read lazily from the session.
 
 Each method that may touch the session store, the cache or the provider has an
 ``a``-prefixed twin for async code (``await request.logto.aget_claims()``), as Django's
 own ``request.auser()``. The properties (``is_authenticated``, ``claims``, ``sub``,
 ``id_token``) read the loaded session only: async code awaits ``ais_authenticated()`` or
 ``aget_claims()`` first, which load it without blocking. Refresh, revalidation and the
-periodic sync run under the lock-and-reload helper of ``renewal.py``.
+periodic sync run under the lock-and-reload helper of ``_renewal.py``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from asgiref.sync import sync_to_async
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import sdk, sessions
+from logto_auth import _sdk, _sessions
+from logto_auth._provider import refresh_token_is_active, user_info
+from logto_auth._renewal import Renewal
+from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import refresh_token_is_active, user_info
 from logto_auth.exceptions import ProviderError
-from logto_auth.renewal import Renewal
-from logto_auth.tokens import unverified_claims
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class LogtoContext(Renewal):
         return self._stored(resource) or await self._alocked(stored_or_refreshed)
 
     def _stored(self, resource: str) -> str | None:
-        return sdk.stored_access_token(self._storage, resource)
+        return _sdk.stored_access_token(self._storage, resource)
 
     def get_access_token_claims(self, resource: str) -> dict[str, Any]:
         """Return the claims (``scope``, ``aud``, ...) of the JWT access token for ``resource``.
@@ -87,11 +89,11 @@ class LogtoContext(Renewal):
 
         A user who is not a member gets ``AccessDenied`` (403); the session goes on.
         """
-        return self.get_access_token(sdk.organization_resource(organization_id))
+        return self.get_access_token(_sdk.organization_resource(organization_id))
 
     async def aget_organization_token(self, organization_id: str) -> str | None:
         """Like ``get_organization_token``, from async code."""
-        return await self.aget_access_token(sdk.organization_resource(organization_id))
+        return await self.aget_access_token(_sdk.organization_resource(organization_id))
 
     @method_decorator(sensitive_variables())
     def fetch_user_info(self) -> dict[str, Any]:
@@ -121,38 +123,38 @@ class LogtoContext(Renewal):
         until the next interval; a grant the provider no longer honours (a user
         suspended or deleted in Logto) ends the session with ``TokenExpired``.
         """
-        interval = self._interval(logto_settings.sync_interval, sessions.SYNCED_KEY)
+        interval = self._interval(logto_settings.sync_interval, _sessions.SYNCED_KEY)
         if interval is None:
             return
 
         def sync_now() -> None:
-            if self._due(sessions.SYNCED_KEY, interval):  # else synced while this waited
+            if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
                 self._refresh("", user_info_too=True)
-                self._request.session[sessions.SYNCED_KEY] = time.time()
+                self._request.session[_sessions.SYNCED_KEY] = time.time()
 
         try:
             self._locked(sync_now)
         except ProviderError as error:
-            self._retry_later("sync", sessions.SYNCED_KEY, error)
+            self._retry_later("sync", _sessions.SYNCED_KEY, error)
 
     @sensitive_variables()
     async def async_(self) -> None:
         """Like ``sync``, from async code (``async`` being a keyword, PEP 8's underscore)."""
         if logto_settings.sync_interval:  # else the session need not even be loaded
             await self._aload()
-        interval = self._interval(logto_settings.sync_interval, sessions.SYNCED_KEY)
+        interval = self._interval(logto_settings.sync_interval, _sessions.SYNCED_KEY)
         if interval is None:
             return
 
         async def sync_now() -> None:
-            if self._due(sessions.SYNCED_KEY, interval):  # else synced while this waited
+            if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
                 await self._arefresh("", user_info_too=True)
-                self._request.session[sessions.SYNCED_KEY] = time.time()
+                self._request.session[_sessions.SYNCED_KEY] = time.time()
 
         try:
             await self._alocked(sync_now)
         except ProviderError as error:
-            self._retry_later("sync", sessions.SYNCED_KEY, error)
+            self._retry_later("sync", _sessions.SYNCED_KEY, error)
 
     @method_decorator(sensitive_variables())
     def revalidate(self) -> bool:
@@ -161,7 +163,7 @@ class LogtoContext(Renewal):
         Return ``False`` (having ended the session) when it is gone or rejected. A
         provider that cannot be reached leaves the session as it is.
         """
-        interval = self._interval(logto_settings.revalidate_interval, sessions.CHECKED_KEY)
+        interval = self._interval(logto_settings.revalidate_interval, _sessions.CHECKED_KEY)
         if interval is None:
             return True
 
@@ -172,7 +174,7 @@ class LogtoContext(Renewal):
         try:
             alive = self._locked(check)
         except ProviderError as error:
-            return self._retry_later("revalidate", sessions.CHECKED_KEY, error)
+            return self._retry_later("revalidate", _sessions.CHECKED_KEY, error)
         if not alive:
             self.end("the provider no longer honours the refresh token")
         return alive
@@ -182,7 +184,7 @@ class LogtoContext(Renewal):
         """Like ``revalidate``, from async code."""
         if logto_settings.revalidate_interval:
             await self._aload()
-        interval = self._interval(logto_settings.revalidate_interval, sessions.CHECKED_KEY)
+        interval = self._interval(logto_settings.revalidate_interval, _sessions.CHECKED_KEY)
         if interval is None:
             return True
 
@@ -194,7 +196,7 @@ class LogtoContext(Renewal):
         try:
             alive = await self._alocked(check)
         except ProviderError as error:
-            return self._retry_later("revalidate", sessions.CHECKED_KEY, error)
+            return self._retry_later("revalidate", _sessions.CHECKED_KEY, error)
         if not alive:
             await self.aend("the provider no longer honours the refresh token")
         return alive
@@ -212,9 +214,9 @@ class LogtoContext(Renewal):
     def _refresh_token_to_check(self, interval: float) -> str | None:
         """Return the refresh token to introspect now (``""`` if there is none), or
         ``None`` when another request checked it while this one waited for the lock."""
-        if not self._due(sessions.CHECKED_KEY, interval):
+        if not self._due(_sessions.CHECKED_KEY, interval):
             return None
-        self._request.session[sessions.CHECKED_KEY] = time.time()
+        self._request.session[_sessions.CHECKED_KEY] = time.time()
         # Read after the reload: a refresh elsewhere may have rotated it.
         return self._storage.get("refreshToken") or ""
 

@@ -1,11 +1,14 @@
-"""The provider's metadata and keys, and every HTTP call to it that is not the SDK's.
+"""Internal: may change in any release.
+
+The provider's metadata and keys, and its userinfo, revocation and introspection
+endpoints (the calls the SDK does not make).
 
 Discovery and JWKS documents are cached in this process and in Django's cache (so that
 other processes start warm), which makes a steady-state sign-in cost one provider call:
 the token request. Keys are refetched when a token names a ``kid`` we have not seen,
 at most once per ``KEY_REFETCH_INTERVAL`` per process, so that forged ``kid`` values
 cost neither provider calls nor shared-cache reads. Userinfo, revocation and
-introspection go through ``fetch_json`` too (``transport.py``): one timeout, one error
+introspection go through ``fetch_json`` too (``_http.py``): one timeout, one error
 mapping.
 
 Everything here is synchronous: call it from sync code (or through ``sync_to_async``).
@@ -13,28 +16,28 @@ Everything here is synchronous: call it from sync code (or through ``sync_to_asy
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 
+from logto_auth._http import fetch_json
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import InvalidToken, ProviderError
-
-# The HTTP door lives in transport.py; sdk.py and endpoints.py reach it through here.
-from logto_auth.transport import PROVIDER_FAILURES, fetch_json, map_error
-
-__all__ = ["PROVIDER_FAILURES", "ProviderCache", "fetch_json", "map_error", "provider"]
+from logto_auth.exceptions import InvalidToken, LogtoError, ProviderError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
+
 
 CACHE_TTL = 3600
 KEY_REFETCH_INTERVAL = 10.0
@@ -222,3 +225,45 @@ def provider() -> ProviderCache:
                 issuer, ProviderCache(issuer, logto_settings.discovery_url)
             )
     return found
+
+
+@sensitive_variables()
+def user_info(access_token: str, sub: str) -> dict[str, Any]:
+    """Fetch the userinfo endpoint with an (opaque) access token of the user ``sub``."""
+    endpoint = provider().metadata()["userinfo_endpoint"]
+    info = fetch_json(endpoint, headers={"Authorization": f"Bearer {access_token}"})
+    if not isinstance(info, dict) or info.get("sub") != sub:
+        raise ProviderError("The sign-in service sent userinfo for another user.")
+    return info
+
+
+@sensitive_variables()
+def revoke(refresh_token: str) -> None:
+    """Revoke ``refresh_token`` at the provider; a failure is logged, never raised."""
+    try:
+        endpoint = provider().metadata().get("revocation_endpoint")
+        if isinstance(endpoint, str):
+            data = {"token": refresh_token, "token_type_hint": "refresh_token"}
+            fetch_json(endpoint, data=data, headers=client_auth(), expect_json=False)
+    except LogtoError as error:
+        logger.warning("Could not revoke the refresh token at sign-out: %s", error)
+
+
+@sensitive_variables()
+def refresh_token_is_active(refresh_token: str) -> bool:
+    """Ask the introspection endpoint whether ``refresh_token`` is still honoured."""
+    endpoint = provider().metadata().get("introspection_endpoint")
+    if not isinstance(endpoint, str):
+        raise ProviderError("The sign-in service has no introspection endpoint.")
+    data = {"token": refresh_token, "token_type_hint": "refresh_token"}
+    answer = fetch_json(endpoint, data=data, headers=client_auth())
+    return isinstance(answer, dict) and answer.get("active") is True
+
+
+@sensitive_variables()
+def client_auth() -> dict[str, str]:
+    """The ``Authorization`` header of client_secret_basic (RFC 6749 section 2.3.1)."""
+    pair = ":".join(
+        urllib.parse.quote(v, safe="") for v in (logto_settings.app_id, logto_settings.app_secret)
+    )
+    return {"Authorization": f"Basic {base64.b64encode(pair.encode()).decode()}"}

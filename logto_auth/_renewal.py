@@ -1,4 +1,6 @@
-"""The session side of ``request.logto``: what the session holds, and its locked renewal.
+"""Internal: may change in any release.
+
+The session side of ``request.logto``: what the session holds, and its locked renewal.
 
 Every change that another process could make at the same time (a token refresh, the
 periodic sync, revalidation) runs under one lock-and-reload helper, ``_locked`` (or
@@ -24,10 +26,10 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import claims, sdk, sessions
+from logto_auth import _claims, _sdk, _sessions
+from logto_auth._provider import user_info
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import user_info
 from logto_auth.exceptions import InvalidGrant, InvalidToken, TokenExpired
 from logto_auth.storage import SessionStorage
 
@@ -75,9 +77,9 @@ class Renewal:
     @property
     def claims(self) -> dict[str, Any]:
         """The merged claims: the stored ID token's, completed from userinfo; ``{}`` if none."""
-        token, supplement = self.id_token, self._request.session.get(sessions.CLAIMS_KEY)
+        token, supplement = self.id_token, self._request.session.get(_sessions.CLAIMS_KEY)
         if self._decoded[:2] != (token, supplement):  # decoded once, also after a refresh
-            self._decoded = (token, supplement, claims.read(self._request.session))
+            self._decoded = (token, supplement, _claims.read(self._request.session))
         return self._decoded[2]
 
     @property
@@ -97,7 +99,7 @@ class Renewal:
     def _forget(self, reason: str) -> bool:
         """Forget the Logto tokens; return whether the Django session must end too."""
         logger.info("Logto session ended for %s: %s", self.sub, reason)
-        sessions.forget(self._request.session)
+        _sessions.forget(self._request.session)
         return logto_settings.end_session_with_refresh_token
 
     def _lock_key(self) -> str | None:
@@ -115,9 +117,9 @@ class Renewal:
         if key is None:
             return work()
         session = self._request.session
-        with sessions.refresh_lock(key) as held:
+        with _sessions.refresh_lock(key) as held:
             modified = session.modified
-            sessions.reload(session)
+            _sessions.reload(session)
             if not self.is_authenticated:
                 self.end(ENDED_ELSEWHERE)
                 raise TokenExpired("Your session has ended. Please sign in again.")
@@ -126,7 +128,7 @@ class Renewal:
                 # Another request holds the lock now and may store newer tokens: ours
                 # must not overwrite them, now or at the end of this request.
                 logger.warning(SUPERSEDED)
-                sessions.reload(session)
+                _sessions.reload(session)
                 session.modified = modified
                 return result
             # Stored before the lock is released, so the next holder sees it.
@@ -140,16 +142,16 @@ class Renewal:
         if key is None:
             return await work()
         session = self._request.session
-        async with sessions.arefresh_lock(key) as held:
+        async with _sessions.arefresh_lock(key) as held:
             modified = session.modified
-            await sessions.areload(session)
+            await _sessions.areload(session)
             if not self.is_authenticated:
                 await self.aend(ENDED_ELSEWHERE)
                 raise TokenExpired("Your session has ended. Please sign in again.")
             result = await work()
             if not await held():
                 logger.warning(SUPERSEDED)
-                await sessions.areload(session)
+                await _sessions.areload(session)
                 session.modified = modified
                 return result
             # Django's asave would hold the session's data (the tokens) in a coroutine
@@ -180,7 +182,7 @@ class Renewal:
         """
         before = self.id_token
         try:
-            token = sdk.refresh(self._storage, resource)
+            token = _sdk.refresh(self._storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             self.end(str(error))
             raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
@@ -193,7 +195,7 @@ class Renewal:
         """Like ``_refresh``, from async code: the SDK's token request is awaited."""
         before = self.id_token
         try:
-            token = await sdk.arefresh(self._storage, resource)
+            token = await _sdk.arefresh(self._storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             await self.aend(str(error))
             raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
@@ -211,13 +213,13 @@ class Renewal:
 
         def fetch_user_info() -> dict[str, Any]:
             # The sync has just refreshed it (a refresh of another resource does not ask).
-            token = sdk.stored_access_token(self._storage, "")
+            token = _sdk.stored_access_token(self._storage, "")
             return user_info(token, str(self.sub)) if token else {}
 
-        merged, supplement = claims.complete(
-            id_token, claims.stored_supplement(session), fetch_user_info if fetch else None
+        merged, supplement = _claims.complete(
+            id_token, _claims.stored_supplement(session), fetch_user_info if fetch else None
         )
-        claims.store(session, supplement)
+        _claims.store(session, supplement)
         user = getattr(self._request, "user", None)
         if user is None or not user.is_authenticated:
             return

@@ -1,10 +1,12 @@
-"""Every HTTP call to the provider that is not the SDK's: one timeout, one error mapping.
+"""Internal: may change in any release.
+
+Every HTTP call to the provider that is not the SDK's: one timeout, one error mapping.
 
 ``fetch_json`` serves the calls of a sign-in (discovery, keys, userinfo, revocation,
 introspection) and raises a ``LogtoError`` for anything but a 2xx JSON answer;
 ``exchange`` serves ``manage.py logto_check``, which needs to see the provider's refusals
 (status, headers, body, redirect) rather than have them mapped away. ``map_error`` is
-applied to the SDK's own HTTP stack as well (``sdk.py``).
+applied to the SDK's own HTTP stack as well (``_sdk.py``).
 """
 
 from __future__ import annotations

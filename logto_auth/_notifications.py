@@ -1,5 +1,13 @@
-"""Logto webhooks: HMAC-signed user events that keep Django users in step with Logto.
+"""Internal: may change in any release.
 
+What Logto tells the site on its own: back-channel logouts and webhooks.
+
+OpenID Connect Back-Channel Logout 1.0: the provider tells us a Logto session ended. The
+logout token is validated by ``_tokens.py``; its ``jti`` is remembered in Django's cache
+until the token expires, so a replayed token is refused on every instance, unless ending
+the sessions failed: then it is forgotten, so that the provider's retry can end them.
+
+Logto webhooks: HMAC-signed user events that keep Django users in step with Logto.
 Logto signs the raw body with the hook's signing key (header ``logto-signature-sha-256``,
 hex HMAC-SHA256), waits 10 s for an answer and retries up to 3 times: events are
 verified in constant time, acted on at once, and remembered so that a retry is ignored.
@@ -28,16 +36,49 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import sessions
+from logto_auth import _sessions
+from logto_auth._tokens import validate_logout_token
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import InvalidSignature, LogtoError
+from logto_auth.exceptions import InvalidSignature, InvalidToken, LogtoError
 from logto_auth.models import LogtoIdentity
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
+
+
+@sensitive_variables()
+def log_out(logout_token: str) -> int:
+    """Validate ``logout_token`` and end the Django sessions it names; return how many.
+
+    Raise ``InvalidToken`` when the token is not acceptable. An unknown session is not an
+    error: Logto also notifies the site that started the sign-out, whose session is gone.
+    An error while ending the sessions (a database error) propagates, with the ``jti``
+    unrecorded.
+    """
+    claims = validate_logout_token(logout_token)
+    key = _sessions.cache_key("jti", claims["jti"])
+    ttl = max(1, int(claims["exp"] - time.time()) + logto_settings.leeway)
+    # Taken before acting (``add`` is atomic), so that two deliveries at once act once.
+    if not cache.add(key, 1, ttl):
+        raise InvalidToken("This logout token was already used.")
+    try:
+        ended = _sessions.end_sessions(sid=claims.get("sid"), sub=claims.get("sub"))
+    except BaseException:
+        # The sessions may survive: forget the jti so that the provider's retry, which the
+        # 500 this error becomes asks for, is not refused as a replay.
+        cache.delete(key)
+        raise
+    logger.info(
+        "Back-channel logout of sub=%s sid=%s ended %s session(s)",
+        claims.get("sub"),
+        claims.get("sid"),
+        ended,
+    )
+    return ended
+
 
 SIGNATURE_HEADER = "logto-signature-sha-256"
 USER_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
@@ -91,7 +132,7 @@ def handle(request: HttpRequest, body: bytes) -> str:
     if age < -logto_settings.leeway:
         raise LogtoError("The webhook event was created in the future (createdAt).")
     digest = hashlib.sha256(body).hexdigest()
-    key = sessions.cache_key("webhook", body)
+    key = _sessions.cache_key("webhook", body)
     # Remembered as long as the event stays acceptable; ``add`` is atomic, so of two
     # deliveries at once only one acts.
     if not cache.add(key, 1, math.ceil(REPLAY_TTL - age) + 1):
@@ -185,7 +226,7 @@ def user_suspension_updated(request: HttpRequest, data: dict[str, Any]) -> str:
 
 def user_deleted(request: HttpRequest, data: dict[str, Any]) -> str:
     """Deactivate the user (their Django data stays) and end all their sessions."""
-    ended = sessions.end_sessions(sub=data["id"])
+    ended = _sessions.end_sessions(sub=data["id"])
     identity = LogtoIdentity.for_sub(data["id"])
     if identity is not None and identity.user.is_active:
         identity.user.is_active = False

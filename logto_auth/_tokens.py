@@ -1,6 +1,8 @@
-"""Strict JWT validation: ID tokens, access tokens and back-channel logout tokens.
+"""Internal: may change in any release.
 
-Keys and the advertised algorithms come from ``provider.py``. Everything here is
+Strict JWT validation: ID tokens, access tokens and back-channel logout tokens.
+
+Keys and the advertised algorithms come from ``_provider.py``. Everything here is
 synchronous: call it from sync code (or through ``sync_to_async``).
 """
 
@@ -12,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from django.views.decorators.debug import sensitive_variables
 
+from logto_auth._provider import provider
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
-from logto_auth.provider import provider
 
 if TYPE_CHECKING:
     from collections.abc import Container

@@ -1,4 +1,6 @@
-"""One claims pipeline: the ID token, completed from userinfo with what the scopes promise.
+"""Internal: may change in any release.
+
+One claims pipeline: the ID token, completed from userinfo with what the scopes promise.
 
 Logto puts its extended claims (``roles``, organizations, ...) in ID tokens only where the
 tenant enables them; its userinfo endpoint always answers them. The claims userinfo
@@ -14,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
 
+from logto_auth._sessions import CLAIMS_KEY, TOKEN_PREFIX
+from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
-from logto_auth.sessions import CLAIMS_KEY, TOKEN_PREFIX
-from logto_auth.tokens import unverified_claims
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,4 +1,6 @@
-"""Django sessions of Logto users, across processes.
+"""Internal: may change in any release.
+
+Django sessions of Logto users, across processes.
 
 A lock per session serialises token refreshes (through Django's cache, shared by every
 instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` takes the

@@ -1,4 +1,6 @@
-"""Check the configuration against the live tenant, without a browser or a user.
+"""Internal: may change in any release.
+
+Check the configuration against the live tenant, without a browser or a user.
 
 Each probe is a request Logto answers differently when the setting is wrong, before any
 user is involved: discovery for the endpoint and issuer, the ``Date`` header for the
@@ -26,11 +28,10 @@ from django.conf import settings
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
+from logto_auth._http import Answer, exchange
+from logto_auth._provider import KEY_TYPES, client_auth
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import client_auth
 from logto_auth.exceptions import LogtoError
-from logto_auth.provider import KEY_TYPES
-from logto_auth.transport import Answer, exchange
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The sign-in and sign-out steps that the views call.
+"""Internal: may change in any release.
+
+The sign-in and sign-out steps that the views call.
 
 Pending sign-ins are keyed by ``state`` (several tabs may sign in at once; each state
 works once, for ``PENDING_TTL``). The SDK works on a buffer, never on the session, until
@@ -22,13 +24,12 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore as Cook
 from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import claims, explain, sdk, sessions
+from logto_auth import _claims, _errors, _sdk, _sessions
+from logto_auth._provider import provider, revoke, user_info
+from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
-from logto_auth.endpoints import revoke, user_info
 from logto_auth.exceptions import LogtoError, SignInError
-from logto_auth.provider import provider
 from logto_auth.storage import DictStorage, SessionStorage
-from logto_auth.tokens import unverified_claims
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -60,7 +61,7 @@ def begin_sign_in(
 ) -> str:
     """Record a pending sign-in keyed by its ``state`` and return the authorization URL."""
     buffer = DictStorage()
-    url = sdk.authorization_url(buffer, redirect_uri, interaction_mode)
+    url = _sdk.authorization_url(buffer, redirect_uri, interaction_mode)
     sdk_session = buffer.get("signInSession")
     assert sdk_session is not None
     nonce = secrets.token_urlsafe(24)
@@ -69,12 +70,12 @@ def begin_sign_in(
     pending[state] = {"sdk": sdk_session, "nonce": nonce, "next": next_url, "at": time.time()}
     # Keep the newest few so that a bot cannot grow the session without bound.
     newest = sorted(pending.items(), key=lambda kv: kv[1]["at"])[-PENDING_MAX:]
-    session[sessions.PENDING_KEY] = dict(newest)
+    session[_sessions.PENDING_KEY] = dict(newest)
     return f"{url}&{urllib.parse.urlencode({'nonce': nonce, **(extra_params or {})})}"
 
 
 def _live_pending(session: SessionBase) -> dict[str, dict[str, Any]]:
-    pending = session.get(sessions.PENDING_KEY)
+    pending = session.get(_sessions.PENDING_KEY)
     if not isinstance(pending, dict):
         return {}
     oldest = time.time() - PENDING_TTL
@@ -101,14 +102,14 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
             "This sign-in link has expired or was already used. Please sign in again."
         )
     if pending:
-        session[sessions.PENDING_KEY] = pending
+        session[_sessions.PENDING_KEY] = pending
     else:
-        session.pop(sessions.PENDING_KEY, None)
+        session.pop(_sessions.PENDING_KEY, None)
 
     if "error" in query:
         error = query["error"][0]
         logger.info("Sign-in ended at the provider with error %r", error)
-        raise explain.provider_error(error, query.get("error_description", [""])[0])
+        raise _errors.provider_error(error, query.get("error_description", [""])[0])
     _check_issuer(query.get("iss", [None])[0])
     if not query.get("code"):
         # A broken or forged callback URL: the SDK would report it as the provider's fault.
@@ -117,16 +118,16 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
         )
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
-    sdk.exchange_code(buffer, callback_url, entry["nonce"])
+    _sdk.exchange_code(buffer, callback_url, entry["nonce"])
     id_token = buffer.get("idToken")
     assert id_token is not None
 
     def fetch() -> dict[str, Any]:
-        access_token = sdk.stored_access_token(buffer, "")
+        access_token = _sdk.stored_access_token(buffer, "")
         return user_info(access_token, sub) if access_token else {}
 
     sub = str(unverified_claims(id_token)["sub"])
-    merged, supplement = claims.complete(id_token, fetch_user_info=fetch)
+    merged, supplement = _claims.complete(id_token, fetch_user_info=fetch)
     return SignInResult(merged, buffer.values, supplement, entry["next"], started_at)
 
 
@@ -151,12 +152,12 @@ def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
     """
     session = request.session
     SessionStorage(session).update(result.tokens)
-    claims.store(session, result.supplement)
-    session[sessions.CHECKED_KEY] = session[sessions.SYNCED_KEY] = time.time()
-    sessions.remember(session, result.claims, result.started_at)
+    _claims.store(session, result.supplement)
+    session[_sessions.CHECKED_KEY] = session[_sessions.SYNCED_KEY] = time.time()
+    _sessions.remember(session, result.claims, result.started_at)
     # Checked after indexing, as end_sessions revokes before it reads the index: of the two,
     # whichever comes second sees the other.
-    if sessions.ended_since(result.claims, result.started_at):
+    if _sessions.ended_since(result.claims, result.started_at):
         logger.info("A sign-in of Logto sub=%s was ended while it completed", result.claims["sub"])
         logout(request)
         raise SignInError("Your Logto session was ended while you signed in. Please sign in again.")
@@ -184,8 +185,8 @@ def sign_out_url(session: SessionBase, post_logout_redirect_uri: str) -> str:
     if id_token is None:
         return post_logout_redirect_uri
     refresh_token = storage.get("refreshToken")
-    url = sdk.end_session_url(storage, post_logout_redirect_uri)
-    sessions.forget(session)
+    url = _sdk.end_session_url(storage, post_logout_redirect_uri)
+    _sessions.forget(session)
     if refresh_token is not None:
         # It would outlive the end-session redirect (Logto keeps the grant).
         revoke(refresh_token)
@@ -198,7 +199,7 @@ def sign_out(request: HttpRequest) -> str:
     The Django session ends even when the provider cannot be reached (the error says so).
     """
     target = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL or "/"))
-    sessions.revoke(request.session)  # a cookie session's signed-in cookie may come back
+    _sessions.revoke(request.session)  # a cookie session's signed-in cookie may come back
     try:
         url = sign_out_url(request.session, target)
     except LogtoError as error:

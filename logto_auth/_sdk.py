@@ -1,6 +1,8 @@
-"""The only module that imports the ``logto`` SDK.
+"""Internal: may change in any release.
 
-A client per call, on our storage, over the provider metadata that ``provider.py``
+The only module that imports the ``logto`` SDK.
+
+A client per call, on our storage, over the provider metadata that ``_provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
 anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run through
 ``async_to_sync`` from sync code or awaited from async code, and every SDK, aiohttp,
@@ -32,7 +34,10 @@ from logto.models.oidc import OidcProviderMetadata
 from logto.OidcCore import OidcCore
 from logto.utilities import buildOrganizationUrn
 
-from logto_auth import explain
+from logto_auth import _errors
+from logto_auth._http import PROVIDER_FAILURES, map_error
+from logto_auth._provider import provider
+from logto_auth._tokens import unverified_claims, validate_id_token
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import (
     AccessDenied,
@@ -41,9 +46,7 @@ from logto_auth.exceptions import (
     LogtoError,
     ProviderError,
 )
-from logto_auth.provider import PROVIDER_FAILURES, map_error, provider
 from logto_auth.storage import DictStorage, SessionStorage
-from logto_auth.tokens import unverified_claims, validate_id_token
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -181,7 +184,7 @@ def _mapped_errors() -> Iterator[None]:
             raise AccessDenied(f"The sign-in service refused access ({code}).") from error
         if code in REQUEST_ERRORS or code == "invalid_client":
             # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
-            raise explain.provider_error(code) from error
+            raise _errors.provider_error(code) from error
         raise ProviderError("The sign-in service refused the request.") from error
     except LogtoError:
         raise
