@@ -1,4 +1,4 @@
-"""What the app relies on in the ``logto`` SDK beyond its public API (``sdk.SDK_PRIVATE``),
+"""What the app relies on in the ``logto`` SDK beyond its public API (``_sdk.SDK_PRIVATE``),
 pinned: a new SDK release that changes any of it fails here, by name, not at a sign-in.
 No network: the provider's metadata and keys are seeded, its token endpoint is replaced
 on the shared ``OidcCore``."""
@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from logto.models.response import TokenResponse
 
-from logto_auth import sdk
+from logto_auth import _sdk as sdk
 from logto_auth.exceptions import InvalidToken
 from logto_auth.storage import DictStorage
 from tests import forged
