@@ -24,6 +24,7 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _claims, _sdk, _sessions
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ENDED_ELSEWHERE = "the session was ended by another request"
 SUPERSEDED = "A token refresh outlived its session lock; its tokens were not stored"
+SESSION_ENDED = _("Your session has ended. Please sign in again.")
+SIGN_IN_EXPIRED = _("Your sign-in has expired. Please sign in again.")
 
 
 class Renewal:
@@ -122,7 +125,7 @@ class Renewal:
             _sessions.reload(session)
             if not self.is_authenticated:
                 self.end(ENDED_ELSEWHERE)
-                raise TokenExpired("Your session has ended. Please sign in again.")
+                raise TokenExpired(SESSION_ENDED)
             result = work()
             if not held():
                 # Another request holds the lock now and may store newer tokens: ours
@@ -147,7 +150,7 @@ class Renewal:
             await _sessions.areload(session)
             if not self.is_authenticated:
                 await self.aend(ENDED_ELSEWHERE)
-                raise TokenExpired("Your session has ended. Please sign in again.")
+                raise TokenExpired(SESSION_ENDED)
             result = await work()
             if not await held():
                 logger.warning(SUPERSEDED)
@@ -168,7 +171,7 @@ class Renewal:
         except UpdateError:
             logger.info("Logto session ended for %s: %s", self.sub, ENDED_ELSEWHERE)
             logout(self._request)  # its store is gone: nothing of it may be saved again
-            raise TokenExpired("Your session has ended. Please sign in again.") from None
+            raise TokenExpired(SESSION_ENDED) from None
         # All stored: else SessionMiddleware would save this copy again after the view,
         # over the tokens another request may have refreshed and stored by then.
         session.modified = False
@@ -185,7 +188,7 @@ class Renewal:
             token = _sdk.refresh(self._storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             self.end(str(error))
-            raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
+            raise TokenExpired(SIGN_IN_EXPIRED) from error
         if self.id_token != before or user_info_too:
             self._apply_claims(user_info_too)
         return token
@@ -198,7 +201,7 @@ class Renewal:
             token = await _sdk.arefresh(self._storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             await self.aend(str(error))
-            raise TokenExpired("Your sign-in has expired. Please sign in again.") from error
+            raise TokenExpired(SIGN_IN_EXPIRED) from error
         if self.id_token != before or user_info_too:
             # Userinfo (urllib) and the backend's hooks (the ORM) have no async API.
             await sync_to_async(self._apply_claims)(user_info_too)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -73,7 +74,9 @@ def pass_through_params(query: QueryDict) -> dict[str, str]:
         if value is None:
             continue
         if not pattern.fullmatch(value):
-            raise SignInError(f"The sign-in parameter {name!r} has an invalid value.")
+            raise SignInError(
+                _("The sign-in parameter %(name)s has an invalid value.") % {"name": name}
+            )
         params[name] = value
     return params
 
@@ -134,7 +137,7 @@ class CallbackView(LogtoView):
         result = _flow.finish_sign_in(request.session, request.build_absolute_uri())
         user = authenticate(request, logto_claims=result.claims)
         if user is None:
-            raise AccessDenied("Your account may not sign in to this site.")
+            raise AccessDenied(_("Your account may not sign in to this site."))
         # login() rotates the session key, or flushes the session when another user was
         # signed in; the tokens go in afterwards so that they survive either.
         login(request, user)
@@ -172,7 +175,7 @@ class ProviderNotificationView(View):
         except DatabaseError:
             # Nothing was recorded as done: a 5xx makes Logto deliver it again.
             logger.exception("%s %s failed", request.method, request.path)
-            unavailable = ProviderUnavailable("This site could not act on it now; retry.")
+            unavailable = ProviderUnavailable(_("This site could not act on it now; retry."))
             return notification_response(request, None, unavailable, self.error_code)
         return notification_response(request, outcome, None, self.error_code)
 
