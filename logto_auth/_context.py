@@ -7,14 +7,16 @@ Each method that may touch the session store, the cache or the provider has an
 own ``request.auser()``. The properties (``is_authenticated``, ``claims``, ``sub``,
 ``id_token``) read the loaded session only: async code awaits ``ais_authenticated()`` or
 ``aget_claims()`` first, which load it without blocking. Refresh, revalidation and the
-periodic sync run under the lock-and-reload helper of ``_renewal.py``.
+periodic sync run under the lock-and-reload helper of ``_renewal.SessionTokens``, which
+holds the session's tokens: this class decides what to ask of it and when.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.utils.decorators import method_decorator
@@ -22,25 +24,68 @@ from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _sdk, _sessions
 from logto_auth._provider import refresh_token_is_active, user_info
-from logto_auth._renewal import Renewal
+from logto_auth._renewal import SessionTokens
 from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import ProviderError
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
 logger = logging.getLogger(__name__)
 
 
-class LogtoContext(Renewal):
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"request.logto.{old}() is deprecated; call request.logto.{new}() instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+class LogtoContext:
     """``request.logto``: the signed-in user's Logto side, read lazily from the session."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._tokens = SessionTokens(request)
+
+    @property
+    def id_token(self) -> str | None:
+        """The stored ID token, or ``None`` when the user is not signed in with Logto."""
+        return self._tokens.id_token
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Whether the session holds a Logto sign-in."""
+        return self._tokens.is_authenticated
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """The ID token's claims, completed from userinfo; ``{}`` when not signed in."""
+        return self._tokens.claims
+
+    @property
+    def sub(self) -> str | None:
+        """The Logto user ID, or ``None``."""
+        return self._tokens.sub
+
+    def end(self, reason: str) -> None:
+        """Forget the Logto tokens and, by default, end the Django session too."""
+        self._tokens.end(reason)
+
+    async def aend(self, reason: str) -> None:
+        """Like ``end``, from async code."""
+        await self._tokens.aend(reason)
 
     async def ais_authenticated(self) -> bool:
         """Return ``is_authenticated``, loading the session without blocking."""
-        await self._aload()
+        await self._tokens.aload()
         return self.is_authenticated
 
     async def aget_claims(self) -> dict[str, Any]:
         """Return ``claims``, loading the session without blocking."""
-        await self._aload()
+        await self._tokens.aload()
         return self.claims
 
     @method_decorator(sensitive_variables())
@@ -53,8 +98,8 @@ class LogtoContext(Renewal):
         """
         if not self.is_authenticated:
             return None
-        return self._stored(resource) or self._locked(
-            lambda: self._stored(resource) or self._refresh(resource)
+        return self._stored(resource) or self._tokens.locked(
+            lambda: self._stored(resource) or self._tokens.refresh(resource)
         )
 
     @sensitive_variables()  # on a coroutine it registers, never wraps: no method_decorator
@@ -64,12 +109,12 @@ class LogtoContext(Renewal):
             return None
 
         async def stored_or_refreshed() -> str | None:
-            return self._stored(resource) or await self._arefresh(resource)
+            return self._stored(resource) or await self._tokens.arefresh(resource)
 
-        return self._stored(resource) or await self._alocked(stored_or_refreshed)
+        return self._stored(resource) or await self._tokens.alocked(stored_or_refreshed)
 
     def _stored(self, resource: str) -> str | None:
-        return _sdk.stored_access_token(self._storage, resource)
+        return _sdk.stored_access_token(self._tokens.storage, resource)
 
     def get_access_token_claims(self, resource: str) -> dict[str, Any]:
         """Return the claims (``scope``, ``aud``, ...) of the JWT access token for ``resource``.
@@ -116,8 +161,11 @@ class LogtoContext(Renewal):
         return await sync_to_async(user_info)(token, self.sub)
 
     @method_decorator(sensitive_variables())
-    def sync(self) -> None:
+    def refresh_from_logto(self) -> None:
         """Bring tokens, claims and rights in line with Logto, once per ``SYNC_INTERVAL``.
+
+        ``LogtoMiddleware`` calls it on every request; until the interval has passed since
+        the last time, it does nothing (no provider call).
 
         A provider that cannot be reached leaves the session and the rights as they are
         until the next interval; a grant the provider no longer honours (a user
@@ -129,32 +177,42 @@ class LogtoContext(Renewal):
 
         def sync_now() -> None:
             if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
-                self._refresh("", user_info_too=True)
+                self._tokens.refresh("", user_info_too=True)
                 self._request.session[_sessions.SYNCED_KEY] = time.time()
 
         try:
-            self._locked(sync_now)
+            self._tokens.locked(sync_now)
         except ProviderError as error:
             self._retry_later("sync", _sessions.SYNCED_KEY, error)
 
     @sensitive_variables()
-    async def async_(self) -> None:
-        """Like ``sync``, from async code (``async`` being a keyword, PEP 8's underscore)."""
+    async def arefresh_from_logto(self) -> None:
+        """Like ``refresh_from_logto``, from async code."""
         if logto_settings.sync_interval:  # else the session need not even be loaded
-            await self._aload()
+            await self._tokens.aload()
         interval = self._interval(logto_settings.sync_interval, _sessions.SYNCED_KEY)
         if interval is None:
             return
 
         async def sync_now() -> None:
             if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
-                await self._arefresh("", user_info_too=True)
+                await self._tokens.arefresh("", user_info_too=True)
                 self._request.session[_sessions.SYNCED_KEY] = time.time()
 
         try:
-            await self._alocked(sync_now)
+            await self._tokens.alocked(sync_now)
         except ProviderError as error:
             self._retry_later("sync", _sessions.SYNCED_KEY, error)
+
+    def sync(self) -> None:
+        """Deprecated alias of ``refresh_from_logto()``; goes in the next minor release."""
+        _deprecated("sync", "refresh_from_logto")
+        self.refresh_from_logto()
+
+    async def async_(self) -> None:
+        """Deprecated alias of ``arefresh_from_logto()``; goes in the next minor release."""
+        _deprecated("async_", "arefresh_from_logto")
+        await self.arefresh_from_logto()
 
     @method_decorator(sensitive_variables())
     def revalidate(self) -> bool:
@@ -172,7 +230,7 @@ class LogtoContext(Renewal):
             return token is None or (bool(token) and refresh_token_is_active(token))
 
         try:
-            alive = self._locked(check)
+            alive = self._tokens.locked(check)
         except ProviderError as error:
             return self._retry_later("revalidate", _sessions.CHECKED_KEY, error)
         if not alive:
@@ -183,7 +241,7 @@ class LogtoContext(Renewal):
     async def arevalidate(self) -> bool:
         """Like ``revalidate``, from async code."""
         if logto_settings.revalidate_interval:
-            await self._aload()
+            await self._tokens.aload()
         interval = self._interval(logto_settings.revalidate_interval, _sessions.CHECKED_KEY)
         if interval is None:
             return True
@@ -194,7 +252,7 @@ class LogtoContext(Renewal):
             return token is None or (bool(token) and await active(token))
 
         try:
-            alive = await self._alocked(check)
+            alive = await self._tokens.alocked(check)
         except ProviderError as error:
             return self._retry_later("revalidate", _sessions.CHECKED_KEY, error)
         if not alive:
@@ -218,7 +276,7 @@ class LogtoContext(Renewal):
             return None
         self._request.session[_sessions.CHECKED_KEY] = time.time()
         # Read after the reload: a refresh elsewhere may have rotated it.
-        return self._storage.get("refreshToken") or ""
+        return self._tokens.storage.get("refreshToken") or ""
 
     def _retry_later(self, what: str, key: str, error: ProviderError) -> bool:
         """Leave the session as it is until the next interval: the provider is unreachable."""

@@ -1,15 +1,16 @@
 """Internal: may change in any release.
 
-The session side of ``request.logto``: what the session holds, and its locked renewal.
+``SessionTokens``: the Logto tokens one Django session holds, and their renewal under the
+session's lock. ``request.logto`` (``_context.LogtoContext``) has one and asks it.
 
 Every change that another process could make at the same time (a token refresh, the
-periodic sync, revalidation) runs under one lock-and-reload helper, ``_locked`` (or
-``_alocked`` from async code): the per-session lock is taken, the session's Logto keys are
+periodic sync, revalidation) runs under one lock-and-reload helper, ``locked`` (or
+``alocked`` from async code): the per-session lock is taken, the session's Logto keys are
 read again (another process may have refreshed or synced meanwhile, and rotated the
 refresh token), the work runs, and the result is saved before the lock is released.
 
 Sync and async code make the same decisions in the same methods; only the I/O has twins
-(``end``/``aend``, ``_locked``/``_alocked``, ``_refresh``/``_arefresh``).
+(``end``/``aend``, ``locked``/``alocked``, ``refresh``/``arefresh``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ SESSION_ENDED = _("Your session has ended. Please sign in again.")
 SIGN_IN_EXPIRED = _("Your sign-in has expired. Please sign in again.")
 
 
-class Renewal:
+class SessionTokens:
     """The Logto keys of ``request.session``, read lazily, renewed under the session lock."""
 
     def __init__(self, request: HttpRequest) -> None:
@@ -56,7 +57,7 @@ class Renewal:
         self._decoded: tuple[object, object, dict[str, Any]] = (None, None, {})
 
     @cached_property
-    def _storage(self) -> SessionStorage:
+    def storage(self) -> SessionStorage:
         try:
             return SessionStorage(self._request.session)
         except SynchronousOnlyOperation as error:
@@ -65,13 +66,13 @@ class Renewal:
                 "request.logto.aget_claims() or ais_authenticated() first."
             ) from error
 
-    async def _aload(self) -> None:
+    async def aload(self) -> None:
         """Load the session with Django's async API: the sync readers then need no I/O."""
         await self._request.session.akeys()
 
     @property
     def id_token(self) -> str | None:
-        return self._storage.get("idToken")
+        return self.storage.get("idToken")
 
     @property
     def is_authenticated(self) -> bool:
@@ -114,7 +115,7 @@ class Renewal:
         return session.session_key
 
     @method_decorator(sensitive_variables())
-    def _locked(self, work: Callable[[], T]) -> T:
+    def locked(self, work: Callable[[], T]) -> T:
         """Run ``work`` under the session's refresh lock, on freshly read Logto keys."""
         key = self._lock_key()
         if key is None:
@@ -139,8 +140,8 @@ class Renewal:
         return result
 
     @sensitive_variables()  # on a coroutine it registers, never wraps: no method_decorator
-    async def _alocked(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Like ``_locked``, from async code: waiting for the lock never blocks the loop."""
+    async def alocked(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Like ``locked``, from async code: waiting for the lock never blocks the loop."""
         key = self._lock_key()
         if key is None:
             return await work()
@@ -177,7 +178,7 @@ class Renewal:
         session.modified = False
 
     @method_decorator(sensitive_variables())
-    def _refresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
+    def refresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
         """Refresh the access token for ``resource``; apply a new ID token to the user.
 
         Only a grant the provider no longer honours ends the session: other refusals
@@ -185,7 +186,7 @@ class Renewal:
         """
         before = self.id_token
         try:
-            token = _sdk.refresh(self._storage, resource)
+            token = _sdk.refresh(self.storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             self.end(str(error))
             raise TokenExpired(SIGN_IN_EXPIRED) from error
@@ -194,11 +195,11 @@ class Renewal:
         return token
 
     @sensitive_variables()
-    async def _arefresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
-        """Like ``_refresh``, from async code: the SDK's token request is awaited."""
+    async def arefresh(self, resource: str, *, user_info_too: bool = False) -> str | None:
+        """Like ``refresh``, from async code: the SDK's token request is awaited."""
         before = self.id_token
         try:
-            token = await _sdk.arefresh(self._storage, resource)
+            token = await _sdk.arefresh(self.storage, resource)
         except (InvalidGrant, InvalidToken) as error:
             await self.aend(str(error))
             raise TokenExpired(SIGN_IN_EXPIRED) from error
@@ -216,7 +217,7 @@ class Renewal:
 
         def fetch_user_info() -> dict[str, Any]:
             # The sync has just refreshed it (a refresh of another resource does not ask).
-            token = _sdk.stored_access_token(self._storage, "")
+            token = _sdk.stored_access_token(self.storage, "")
             return user_info(token, str(self.sub)) if token else {}
 
         merged, supplement = _claims.complete(

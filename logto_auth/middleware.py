@@ -47,7 +47,7 @@ class LogtoMiddleware(MiddlewareMixin):
             return None
         try:
             if logto.revalidate():
-                logto.sync()
+                logto.refresh_from_logto()
         except LogtoError as error:
             return error_response(request, error)
         return None
@@ -61,7 +61,7 @@ class LogtoMiddleware(MiddlewareMixin):
             return None
         try:
             if await logto.arevalidate():
-                await logto.async_()
+                await logto.arefresh_from_logto()
         except LogtoError as error:
             # Templates may read request.user (the ORM): rendered off the event loop.
             return await sync_to_async(error_response)(request, error)

@@ -106,7 +106,9 @@ class SignInView(LogtoView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         params = {**self.default_params, **pass_through_params(request.GET)}
-        language = get_language()
+        # Only a language the site chose for this request (LocaleMiddleware, i18n_patterns):
+        # else Logto's page detects the browser's language itself.
+        language = get_language() if hasattr(request, "LANGUAGE_CODE") else None
         if language and "ui_locales" not in params:
             # Logto's page in the language of the site (BCP 47: en-us -> en-US).
             lang, _, region = language.partition("-")
@@ -129,20 +131,54 @@ class SignUpView(SignInView):
 
 
 class CallbackView(LogtoView):
-    """Finish the sign-in that Logto redirected back from, then sign in to Django."""
+    """Finish the sign-in that Logto redirected back from, then sign in to Django.
+
+    Subclass it and mount the subclass at the callback's URL (before
+    ``include("logto_auth.urls")``) to act after a sign-in or change where it lands::
+
+        class CallbackView(views.CallbackView):
+            def sign_in_succeeded(self, request, user, claims):
+                messages.success(request, f"Welcome, {user.get_short_name()}")
+    """
 
     http_method_names = ["get", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        result = _flow.finish_sign_in(request.session, request.build_absolute_uri())
-        user = authenticate(request, logto_claims=result.claims)
-        if user is None:
-            raise AccessDenied(_("Your account may not sign in to this site."))
-        # login() rotates the session key, or flushes the session when another user was
-        # signed in; the tokens go in afterwards so that they survive either.
-        login(request, user)
-        _flow.store_sign_in(request, result)
-        return HttpResponseRedirect(result.next_url)
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            result = _flow.finish_sign_in(request.session, request.build_absolute_uri())
+            user = authenticate(request, logto_claims=result.claims)
+            if user is None:
+                raise AccessDenied(_("Your account may not sign in to this site."))
+            # login() rotates the session key, or flushes the session when another user
+            # was signed in; the tokens go in afterwards so that they survive either.
+            login(request, user)
+            _flow.store_sign_in(request, result)
+        except LogtoError as error:
+            return self.sign_in_failed(request, error)
+        response = self.sign_in_succeeded(request, user, result.claims)
+        return response or HttpResponseRedirect(self.get_success_url(request, result.next_url))
+
+    def get_success_url(self, request: HttpRequest, next_url: str) -> str:
+        """Return where the signed-in browser goes: by default ``next_url``, the sign-in
+        link's ``next`` (same-site only) or else ``LOGIN_REDIRECT_URL``."""
+        return next_url
+
+    def sign_in_succeeded(
+        self, request: HttpRequest, user: Any, claims: dict[str, Any]
+    ) -> HttpResponseBase | None:
+        """Act on a completed sign-in (``user`` is signed in, ``claims`` are Logto's).
+
+        By default, do nothing and return ``None``: the browser goes to
+        ``get_success_url()``. Return a response to send it elsewhere.
+        """
+        return None
+
+    def sign_in_failed(self, request: HttpRequest, error: LogtoError) -> HttpResponseBase:
+        """Answer a sign-in that failed (``error`` says why; it is logged either way).
+
+        By default, return the error page for ``error`` (4xx or 5xx, never a 500).
+        """
+        return error_response(request, error)
 
 
 @method_decorator(csrf_protect, name="dispatch")

@@ -141,8 +141,8 @@ def test_provider_down_during_an_async_refresh_is_a_503_that_keeps_the_session(
 
 def test_rejected_refresh_in_an_async_view_shows_401_page_and_signs_out(alice: Site) -> None:
     logto = context_of(alice)
-    logto._storage.set("refreshToken", "revoked-or-reused")
-    logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
+    logto._tokens.storage.set("refreshToken", "revoked-or-reused")
+    logto._tokens.storage.set("accessTokenMap", json.dumps({"x": {}}))
     logto._request.session.save()
 
     response = alice.get("/async/token/")

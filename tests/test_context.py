@@ -19,7 +19,7 @@ from logto.models.response import TokenResponse
 from logto_auth import _sdk
 from logto_auth._context import LogtoContext
 from logto_auth._provider import provider
-from logto_auth._renewal import Renewal
+from logto_auth._renewal import SessionTokens
 from logto_auth._sdk import _Client
 from logto_auth._sessions import CHECKED_KEY, cache_key
 from logto_auth._sessions import TOKEN_PREFIX as PREFIX
@@ -165,7 +165,7 @@ def test_user_info_has_logto_extended_claims(alice: Site) -> None:
 
 def test_rejected_refresh_token_signs_out_of_logto(alice: Site) -> None:
     logto = context_of(alice)
-    logto._storage.set("refreshToken", "revoked-or-reused")
+    logto._tokens.storage.set("refreshToken", "revoked-or-reused")
     save(logto)
 
     with pytest.raises(TokenExpired):
@@ -177,8 +177,8 @@ def test_rejected_refresh_token_signs_out_of_logto(alice: Site) -> None:
 
 def test_rejected_refresh_in_a_view_shows_401_page_and_signs_out(alice: Site) -> None:
     logto = context_of(alice)
-    logto._storage.set("refreshToken", "revoked-or-reused")
-    logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
+    logto._tokens.storage.set("refreshToken", "revoked-or-reused")
+    logto._tokens.storage.set("accessTokenMap", json.dumps({"x": {}}))
     save(logto)
 
     response = alice.get("/profile/")
@@ -191,8 +191,8 @@ def test_rejected_refresh_in_a_view_shows_401_page_and_signs_out(alice: Site) ->
 def test_rejected_refresh_keeps_the_django_user_when_configured(alice: Site, settings: Any) -> None:
     settings.LOGTO = {**settings.LOGTO, "END_SESSION_WITH_REFRESH_TOKEN": False}
     logto = context_of(alice)
-    logto._storage.set("refreshToken", "revoked-or-reused")
-    logto._storage.set("accessTokenMap", json.dumps({"x": {}}))
+    logto._tokens.storage.set("refreshToken", "revoked-or-reused")
+    logto._tokens.storage.set("accessTokenMap", json.dumps({"x": {}}))
     save(logto)
 
     assert alice.get("/profile/").status_code == 401
@@ -205,11 +205,11 @@ def test_rejected_refresh_keeps_the_django_user_when_configured(alice: Site, set
 def test_refresh_stores_the_rotated_refresh_token(rotating_alice: Site) -> None:
     logto = context_of(rotating_alice)
     expire_access_tokens(logto)
-    old = logto._storage.get("refreshToken")
+    old = logto._tokens.storage.get("refreshToken")
 
     logto.get_access_token()
 
-    new = logto._storage.get("refreshToken")
+    new = logto._tokens.storage.get("refreshToken")
     assert new != old  # this provider rotates on every use
     stored = type(logto._request.session)(rotating_alice.session.session_key)
     assert stored[f"{PREFIX}refreshToken"] == new
@@ -384,7 +384,7 @@ def another_request_refreshes(site: Site) -> str:
     other = context_of(site)
     expire_access_tokens(other)
     assert other.get_access_token()
-    return str(other._storage.get("refreshToken"))
+    return str(other._tokens.storage.get("refreshToken"))
 
 
 @pytest.mark.urls("tests.urls")
@@ -395,7 +395,7 @@ def test_a_refresh_is_not_written_back_over_a_newer_one_at_the_end_of_the_reques
     alice = rotating_alice
     expire_access_tokens(context_of(alice))
     newer: list[str] = []
-    locked, alocked = Renewal._locked, Renewal._alocked
+    locked, alocked = SessionTokens.locked, SessionTokens.alocked
 
     def then_another_request() -> None:
         # After this request's lock is released, before its view returns.
@@ -403,22 +403,22 @@ def test_a_refresh_is_not_written_back_over_a_newer_one_at_the_end_of_the_reques
             newer.append("")
             newer[0] = another_request_refreshes(alice)
 
-    def locked_then(self: Renewal, work: Any) -> Any:
+    def locked_then(self: SessionTokens, work: Any) -> Any:
         result = locked(self, work)
         then_another_request()
         return result
 
-    async def alocked_then(self: Renewal, work: Any) -> Any:
+    async def alocked_then(self: SessionTokens, work: Any) -> Any:
         result = await alocked(self, work)
         await sync_to_async(then_another_request)()
         return result
 
-    monkeypatch.setattr(Renewal, "_locked", locked_then)
-    monkeypatch.setattr(Renewal, "_alocked", alocked_then)
+    monkeypatch.setattr(SessionTokens, "locked", locked_then)
+    monkeypatch.setattr(SessionTokens, "alocked", alocked_then)
 
     assert alice.get(path).status_code == 200
 
-    assert context_of(alice)._storage.get("refreshToken") == newer[0]
+    assert context_of(alice)._tokens.storage.get("refreshToken") == newer[0]
     monkeypatch.undo()
     expire_access_tokens(context_of(alice))
     assert alice.get(path).status_code == 200  # the stored refresh token is still honoured

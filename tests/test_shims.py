@@ -7,8 +7,12 @@ import importlib
 from types import ModuleType
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.cache import SessionStore
+from django.test import RequestFactory
 
 from logto_auth import _bearer, decorators, mixins
+from logto_auth._context import LogtoContext
 
 
 def moved(old: str, name: str) -> object:
@@ -39,3 +43,25 @@ def test_deprecated_path_warns_and_returns_the_same_object(
 def test_deprecated_path_does_not_resolve_names_it_never_had() -> None:
     with pytest.raises(AttributeError):
         moved("api", "no_such_name")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("sync", "refresh_from_logto"), ("async_", "arefresh_from_logto")]
+)
+def test_old_names_of_the_periodic_sync_warn_and_call_the_new_one(
+    old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    logto = LogtoContext(request)
+    calls: list[str] = []
+
+    async def arecord() -> None:
+        calls.append(new)
+
+    monkeypatch.setattr(logto, new, arecord if new.startswith("a") else lambda: calls.append(new))
+    message = rf"request\.logto\.{old}\(\) is deprecated; call request\.logto\.{new}\(\) instead\."
+    with pytest.warns(DeprecationWarning, match=message):
+        async_to_sync(getattr(logto, old))() if old == "async_" else getattr(logto, old)()
+
+    assert calls == [new]

@@ -177,7 +177,7 @@ def test_concurrent_requests_due_for_a_sync_make_one_refresh(
     before = syncing.counters().get("token:refresh_token", 0)
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda context: context.sync(), contexts))
+        list(pool.map(lambda context: context.refresh_from_logto(), contexts))
 
     assert syncing.counters()["token:refresh_token"] == before + 1
 
@@ -243,13 +243,15 @@ def test_a_sync_that_cannot_save_the_session_shows_no_token_in_the_error_report(
     wsgi_site.sign_in(syncing, "alice")  # database sessions
     due(wsgi_site, SYNCED_KEY)
     logto = context_of(wsgi_site)
-    refresh_token, id_token = logto._storage.get("refreshToken"), str(logto.id_token)
+    refresh_token, id_token = logto._tokens.storage.get("refreshToken"), str(logto.id_token)
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the database refused the write")
 
     monkeypatch.setattr(Session, "save", refuse)
-    sync = logto.sync if handler == "sync" else async_to_sync(logto.async_)
+    sync = (
+        logto.refresh_from_logto if handler == "sync" else async_to_sync(logto.arefresh_from_logto)
+    )
 
     report = report_of(sync)
 

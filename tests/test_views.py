@@ -494,15 +494,41 @@ def test_sign_out_goes_on_when_revocation_fails(
     assert "Could not revoke the refresh token" in caplog.text
 
 
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+
+def negotiating(settings: Any, on: bool) -> None:
+    """Let the site negotiate each request's language (LocaleMiddleware), or not."""
+    stack = [name for name in settings.MIDDLEWARE if name != LOCALE_MIDDLEWARE]
+    if on:
+        stack.insert(
+            stack.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+            LOCALE_MIDDLEWARE,
+        )
+    settings.MIDDLEWARE = stack
+
+
 @pytest.mark.parametrize(
-    ("language", "sent"), [("fr", "fr"), ("en-us", "en-US"), ("zh-hans", "zh-hans")]
+    ("accepted", "sent"), [("fr", "fr"), ("pt-BR,pt;q=0.8", "pt-BR"), ("zh-Hans", "zh-hans")]
 )
-def test_sign_in_sends_the_active_language_as_ui_locales(
-    wsgi_site: Site, dev_provider: DevProvider, language: str, sent: str
+def test_sign_in_sends_the_negotiated_language_as_ui_locales(
+    wsgi_site: Site, dev_provider: DevProvider, settings: Any, accepted: str, sent: str
 ) -> None:
-    with translation.override(language):
-        url = wsgi_site.sign_in_url()
+    negotiating(settings, on=True)
+
+    url = wsgi_site.get("/logto/sign-in/", headers={"accept-language": accepted})["Location"]
+
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["ui_locales"] == [sent]
+
+
+def test_sign_in_without_a_negotiated_language_lets_logto_detect_it(
+    wsgi_site: Site, dev_provider: DevProvider, settings: Any
+) -> None:
+    negotiating(settings, on=False)
+
+    url = wsgi_site.get("/logto/sign-in/", headers={"accept-language": "de"})["Location"]
+
+    assert "ui_locales" not in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
 
 
 def test_a_links_own_ui_locales_wins_over_the_active_language(
@@ -511,3 +537,55 @@ def test_a_links_own_ui_locales_wins_over_the_active_language(
     with translation.override("fr"):
         url = wsgi_site.sign_in_url(ui_locales="de")
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["ui_locales"] == ["de"]
+
+
+# The callback view's hooks
+
+
+@pytest.fixture
+def hooks_seen() -> Any:
+    from tests import hook_urls
+
+    hook_urls.SEEN.clear()
+    return hook_urls.SEEN
+
+
+@pytest.mark.urls("tests.hook_urls")
+def test_a_callback_subclass_is_told_of_the_sign_in_and_chooses_where_it_lands(
+    site: Site, dev_provider: DevProvider, hooks_seen: list[Any]
+) -> None:
+    response = site.sign_in(dev_provider, "alice", next="/profile/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/welcome/?then=/profile/"
+    assert hooks_seen == [("succeeded", ("alice", "alice0k7x2qm"))]
+    assert "_auth_user_id" in site.session
+
+
+@pytest.mark.urls("tests.hook_urls")
+def test_a_callback_subclass_may_answer_the_sign_in_itself(
+    site: Site, dev_provider: DevProvider, hooks_seen: list[Any]
+) -> None:
+    response = site.sign_in(dev_provider, "bob")
+
+    assert response.status_code == 200
+    assert response.content == b"Bob goes elsewhere"
+    assert "_auth_user_id" in site.session
+
+
+@pytest.mark.urls("tests.hook_urls")
+def test_a_callback_subclass_answers_a_failed_sign_in_and_the_session_is_kept(
+    site: Site, dev_provider: DevProvider, hooks_seen: list[Any]
+) -> None:
+    site.sign_in_url()
+    session = site.session
+    session["cart"] = "3 items"
+    session.save()
+
+    response = site.get("/logto/callback/?code=stolen&state=not-ours")
+
+    assert response.status_code == 400
+    assert response.content == b"Custom failure page (400)"
+    assert hooks_seen == [("failed", "SignInError")]
+    assert site.session["cart"] == "3 items"
+    assert "_auth_user_id" not in site.session
