@@ -1,7 +1,7 @@
 """Django REST framework classes over the one bearer-token policy (DRF is optional: only
 this module imports it).
 
-::
+For example:
 
     class ProfileView(APIView):
         authentication_classes = [LogtoTokenAuthentication]
