@@ -67,6 +67,8 @@ class IdentityDisplayMixin:
 
 
 class LogtoIdentityInline(ReadOnlyMixin, IdentityDisplayMixin, admin.StackedInline):  # type: ignore[type-arg]
+    """The Logto side of a user (``sub``, roles, organizations), read-only, on the user's page."""
+
     model = LogtoIdentity
     fields = READ_ONLY
     readonly_fields = READ_ONLY
@@ -159,6 +161,8 @@ def extend_user_admin(site: admin.AdminSite) -> None:
 
 @admin.register(LogtoIdentity)
 class LogtoIdentityAdmin(ReadOnlyMixin, IdentityDisplayMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Logto identities, read-only, searchable by ``sub``, username and email."""
+
     list_display = ("sub", "user", "roles", "synced_at")
     search_fields = ("sub", "user__username", "user__email")
     fields = ("user", *READ_ONLY, "claims", "created_at")
@@ -167,6 +171,8 @@ class LogtoIdentityAdmin(ReadOnlyMixin, IdentityDisplayMixin, admin.ModelAdmin):
 
 @admin.register(LogtoMembership)
 class LogtoMembershipAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Organization memberships as of the last sync, read-only, searchable by ``sub``."""
+
     list_display = ("identity", "organization_id", "roles")
     search_fields = ("identity__sub", "organization_id")
 

@@ -1,3 +1,5 @@
+"""The Django applications: ``logto_auth`` itself, and an admin whose login goes through Logto."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig
@@ -7,6 +9,8 @@ __all__ = ["LogtoAdminConfig", "LogtoAuthConfig"]
 
 
 class LogtoAuthConfig(AppConfig):
+    """The ``logto_auth`` app: registers the system checks and connects the signal receivers."""
+
     name = "logto_auth"
     verbose_name = "Logto"
     default = True

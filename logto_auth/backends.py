@@ -128,8 +128,8 @@ class LogtoBackend(ModelBackend):
     to date. Permissions work as with ``ModelBackend``.
     """
 
-    #: Create a Django user the first time a Logto user signs in.
     create_unknown_user = True
+    """Create a Django user the first time a Logto user signs in (default ``True``)."""
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None

@@ -43,6 +43,11 @@ HINTS = {
 
 @register(Tags.security, Tags.compatibility)
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """Report what is wrong in the ``LOGTO`` setting (``E001`` to ``E004``, ``E009``).
+
+    ``E001``: no ``LOGTO``; ``E002``: a required key missing; ``E003``: an unknown key;
+    ``E004``: an invalid value; ``E009``: an invalid role mapping.
+    """
     messages: list[CheckMessage] = []
     for setting, message in logto_settings.problems():
         if setting is None:
@@ -56,6 +61,10 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_role_scopes(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when mapped roles cannot arrive: no ``roles`` scope (``W002``).
+
+    ``W003``: organization roles are mapped without the organization scopes.
+    """
     if logto_settings.problems():
         return []
     scopes = set(logto_settings.scopes)
@@ -89,6 +98,7 @@ def check_role_scopes(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_endpoint_https(**kwargs: Any) -> list[CheckMessage]:
+    """Report a non-loopback ``ENDPOINT`` over plain http while ``DEBUG`` is off (``E008``)."""
     endpoint = logto_settings.raw.get("ENDPOINT")
     if settings.DEBUG or not isinstance(endpoint, str) or not endpoint:
         return []
@@ -107,6 +117,7 @@ def check_endpoint_https(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_endpoint_shape(**kwargs: Any) -> list[CheckMessage]:
+    """Report an ``ENDPOINT`` ending in ``/oidc`` (``E010``) or not an origin (``E011``)."""
     endpoint = logto_settings.raw.get("ENDPOINT")
     if not isinstance(endpoint, str) or not endpoint:
         return []  # E002 reports it
@@ -139,6 +150,7 @@ def check_endpoint_shape(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.urls)
 def check_login_url(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when ``LOGIN_URL`` resolves to no view of this site (``W013``)."""
     # login_required and the admin send anonymous users to LOGIN_URL: Django's default,
     # /accounts/login/, is a 404 on a site that signs in through Logto.
     target = resolve_url(settings.LOGIN_URL)
@@ -168,6 +180,11 @@ def _is_loopback(host: str) -> bool:
 
 @register(Tags.compatibility)
 def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    """Report ``LogtoMiddleware`` missing (``E005``) or misplaced (``E006``, ``E012``).
+
+    It must come after ``SessionMiddleware`` (``E006``) and ``AuthenticationMiddleware``
+    (``E012``).
+    """
     middleware = list(settings.MIDDLEWARE)
     if MIDDLEWARE not in middleware:
         return [
@@ -200,6 +217,7 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_backend(**kwargs: Any) -> list[CheckMessage]:
+    """Report ``AUTHENTICATION_BACKENDS`` lacking ``LogtoBackend`` or a subclass (``E007``)."""
     from logto_auth.backends import LogtoBackend
 
     for path in settings.AUTHENTICATION_BACKENDS:
@@ -220,6 +238,7 @@ def check_backend(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_session_engine(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when sessions are signed cookies, too small for Logto's tokens (``W001``)."""
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies":
         return []
     return [
@@ -234,6 +253,7 @@ def check_session_engine(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.caches)
 def check_cache(**kwargs: Any) -> list[CheckMessage]:
+    """Warn if the default cache is ``DummyCache``: no refresh lock nor replay guard (``W010``)."""
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend != "django.core.cache.backends.dummy.DummyCache":
         return []
@@ -249,6 +269,7 @@ def check_cache(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.caches)
 def check_process_cache(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when the default cache is per process (``LocMemCache``), ``DEBUG`` off (``W011``)."""
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if settings.DEBUG or backend != "django.core.cache.backends.locmem.LocMemCache":
         return []
@@ -265,6 +286,10 @@ def check_process_cache(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_any_organization_admin(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when a ``"*:<role>"`` organization mapping gives admin rights (``W012``).
+
+    Anyone who can create an organization in Logto would become staff or superuser.
+    """
     if logto_settings.problems():
         return []
     risky = sorted(
@@ -287,6 +312,7 @@ def check_any_organization_admin(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_persistent_connections_under_asgi(**kwargs: Any) -> list[CheckMessage]:
+    """Warn when, under ASGI, a database keeps persistent connections, no pool (``W020``)."""
     # A project that names an ASGI application is (or may be) served under ASGI; nothing in
     # the settings says more, since a WSGI_APPLICATION is set by startproject anyway. There
     # each request may run in a thread of its own, whose persistent connection is never

@@ -262,6 +262,7 @@ class Settings:
 
 
 logto_settings = Settings()
+"""The ``LOGTO`` setting, read live: ``logto_settings.endpoint``, ``logto_settings.scopes``, …"""
 
 
 def reference_table() -> str:

@@ -1,7 +1,7 @@
-"""Django REST framework classes over ``logto_auth._bearer`` (DRF is optional: only this
-module imports it).
+"""Django REST framework classes over the one bearer-token policy (DRF is optional: only
+this module imports it).
 
-::
+For example:
 
     class ProfileView(APIView):
         authentication_classes = [LogtoTokenAuthentication]
@@ -37,7 +37,7 @@ __all__ = ["BearerChallenge", "HasLogtoOrganization", "HasLogtoScopes", "LogtoTo
 
 
 class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
-    """A ``_bearer.BearerError`` as DRF answers it: same status, header and body."""
+    """A refused bearer token as DRF answers it: the status, header and body the views give."""
 
     def __init__(self, error: _bearer.BearerError) -> None:
         super().__init__(detail=error.as_dict(), code=error.error)
@@ -59,8 +59,8 @@ class LogtoTokenAuthentication(authentication.BaseAuthentication):  # type: igno
     ``request.auth`` and ``request.logto`` the validated ``_bearer.LogtoToken``.
     """
 
-    #: Create a Django user for a token whose ``sub`` has none yet.
     create_unknown_user = False
+    """Create a Django user for a token whose ``sub`` has none yet (default ``False``)."""
 
     def authenticate(self, request: Request) -> tuple[Any, _bearer.LogtoToken] | None:
         context = request.parser_context or {}

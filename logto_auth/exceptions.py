@@ -19,11 +19,13 @@ class LogtoError(Exception):
     """Base class: ``str(error)`` is safe to show to the user."""
 
     status = 400
+    """The HTTP status of the error page or JSON answer."""
     title = "Sign-in failed"
-    #: The OAuth error code the provider reported, if any.
+    """The heading of the error page."""
     code = ""
-    #: The fix, for the site's administrator: always logged, shown only to staff or with DEBUG.
+    """The OAuth error code the provider reported, if any."""
     admin_hint = ""
+    """The fix, for the site's administrator: always logged, shown only to staff or with DEBUG."""
 
 
 class SignInError(LogtoError):

@@ -1,3 +1,5 @@
+"""``LogtoMiddleware``: ``request.logto`` on every request, the session kept in step with Logto."""
+
 from __future__ import annotations
 
 import logging

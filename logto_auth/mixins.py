@@ -24,9 +24,13 @@ class LogtoRoleRequiredMixin:
     """
 
     logto_roles: Iterable[str] = ()
+    """Logto roles the user must all have."""
     logto_organization_roles: Iterable[str] = ()
+    """Organization roles the user must all have: ``"<org id>:<role>"`` or ``"*:<role>"``."""
     logto_scopes: Iterable[str] = ()
+    """Scopes the user's access token for ``logto_resource`` must all grant."""
     logto_resource = ""
+    """The API resource whose access token must grant ``logto_scopes``."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         needs = {
@@ -49,9 +53,13 @@ class LogtoTokenRequiredMixin:
     """Class-based view mixin: like ``logto_token_required``, set by class attributes."""
 
     required_scopes: Iterable[str] | Mapping[str, Iterable[str]] = ()
+    """Scopes the token must all grant, or a dict of them by HTTP method."""
     logto_resource: str | Iterable[str] | None = None
+    """The audience (API resource) the token must carry; by default ``LOGTO['API_RESOURCES']``."""
     logto_organization = False
+    """Require an organization token for the organization in the URL (``organization_id``)."""
     create_unknown_user = False
+    """Create a Django user for a token whose ``sub`` has none yet (default ``False``)."""
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:

@@ -1,3 +1,5 @@
+"""What logto_auth stores: the Logto identity of a user, their organizations, their sessions."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = ["logto_user_synced"]
 
-#: Sent after a user was brought in line with Logto (sign-in, token refresh, webhook),
-#: with ``user``, ``claims`` and ``created``. Sender: the backend class.
 logto_user_synced = Signal()
+"""Sent after a user was brought in line with Logto (sign-in, token refresh, webhook).
+
+Arguments: ``user``, ``claims`` and ``created``. Sender: the backend class.
+"""
 
 
 @receiver(user_logged_out, dispatch_uid="logto_auth.forget_session")

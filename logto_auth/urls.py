@@ -1,3 +1,5 @@
+"""The ``logto_auth`` URL namespace: ``path("logto/", include("logto_auth.urls"))``."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -7,6 +9,7 @@ from logto_auth import views
 __all__ = ["app_name", "urlpatterns"]
 
 app_name = "logto_auth"
+"""The URL namespace: reverse ``"logto_auth:sign_in"``, ``"logto_auth:callback"``, …"""
 
 urlpatterns = [
     path("sign-in/", views.SignInView.as_view(), name="sign_in"),
@@ -20,3 +23,4 @@ urlpatterns = [
     ),
     path("webhooks/", views.WebhookView.as_view(), name="webhooks"),
 ]
+"""``sign_in``, ``sign_up``, ``callback``, ``sign_out``, ``back_channel_logout``, ``webhooks``."""

@@ -101,8 +101,8 @@ class SignInView(LogtoView):
     """Send the browser to Logto's sign-in page."""
 
     http_method_names = ["get", "head", "options"]
-    #: Parameters this view always adds (a link's own values win).
     default_params: dict[str, str] = {}
+    """Parameters this view always adds (a link's own values win)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         params = {**self.default_params, **pass_through_params(request.GET)}
