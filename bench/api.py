@@ -36,8 +36,9 @@ from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from bench.common import markdown_table, mozilla_settings, prepare_django  # noqa: E402
-from logto_auth._bearer import validate_access_token, verified_tokens  # noqa: E402
+from logto_auth._bearer import validate_access_token  # noqa: E402
 from logto_auth._provider import provider  # noqa: E402
+from logto_auth._tokens import verified_tokens  # noqa: E402
 from tests.conftest import Site  # noqa: E402
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider  # noqa: E402
 

@@ -2,21 +2,14 @@
 
 The bearer-token policy (RFC 6750, RFC 9068): ``authorize`` judges a request for the
 decorator and mixin in ``decorators.py``/``mixins.py`` and for ``drf.py`` alike. Tokens are
-checked locally, and a verified one is remembered until it expires: a repeated token skips
-the signature check. Access tokens already verified are kept in a bounded LRU per process
-(``LOGTO['API_TOKEN_CACHE_SIZE']``), each entry dropped when its token expires. Entries keep
-the claims as JSON text, so every hit decodes its own copy (a few microseconds): a view
-editing its token's claims changes nothing for the next request with that token.
+checked locally, and a verified one is remembered until it expires
+(``_tokens.verified_tokens``): a repeated token skips the signature check.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
-from logto_auth._tokens import validate_jwt
+from logto_auth._tokens import validate_jwt, verified_tokens
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken, LogtoError
@@ -37,47 +30,6 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
-
-
-class VerifiedTokens:
-    """Verified token claims by token, least recently used first out, kept until ``exp``."""
-
-    def __init__(self) -> None:
-        # token key -> (exp, claims as JSON text)
-        self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        """Return a fresh copy of the claims, or ``None`` when unknown or expired."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            expires, claims = entry
-            if expires + logto_settings.leeway <= time.time():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-        found: dict[str, Any] = json.loads(claims)
-        return found
-
-    def put(self, key: tuple[str, str], claims: dict[str, Any]) -> None:
-        size = logto_settings.api_token_cache_size
-        entry = (claims["exp"], json.dumps(claims))
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-verified_tokens = VerifiedTokens()
 
 
 ORGANIZATION_AUDIENCE = "urn:logto:organization:"

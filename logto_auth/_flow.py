@@ -24,7 +24,7 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore as Cook
 from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import _claims, _errors, _sdk, _sessions
+from logto_auth import _errors, _sdk, _sessions, _tokens
 from logto_auth._provider import provider, revoke, user_info
 from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
@@ -127,7 +127,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
         return user_info(access_token, sub) if access_token else {}
 
     sub = str(unverified_claims(id_token)["sub"])
-    merged, supplement = _claims.complete(id_token, fetch_user_info=fetch)
+    merged, supplement = _tokens.complete(id_token, fetch_user_info=fetch)
     return SignInResult(merged, buffer.values, supplement, entry["next"], started_at)
 
 
@@ -152,7 +152,7 @@ def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
     """
     session = request.session
     SessionStorage(session).update(result.tokens)
-    _claims.store(session, result.supplement)
+    _tokens.store(session, result.supplement)
     session[_sessions.CHECKED_KEY] = session[_sessions.SYNCED_KEY] = time.time()
     _sessions.remember(session, result.claims, result.started_at)
     # Checked after indexing, as end_sessions revokes before it reads the index: of the two,

@@ -28,7 +28,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import _claims, _sdk, _sessions
+from logto_auth import _sdk, _sessions, _tokens
 from logto_auth._provider import user_info
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
@@ -83,7 +83,7 @@ class SessionTokens:
         """The merged claims: the stored ID token's, completed from userinfo; ``{}`` if none."""
         token, supplement = self.id_token, self._request.session.get(_sessions.CLAIMS_KEY)
         if self._decoded[:2] != (token, supplement):  # decoded once, also after a refresh
-            self._decoded = (token, supplement, _claims.read(self._request.session))
+            self._decoded = (token, supplement, _tokens.read(self._request.session))
         return self._decoded[2]
 
     @property
@@ -220,10 +220,10 @@ class SessionTokens:
             token = _sdk.stored_access_token(self.storage, "")
             return user_info(token, str(self.sub)) if token else {}
 
-        merged, supplement = _claims.complete(
-            id_token, _claims.stored_supplement(session), fetch_user_info if fetch else None
+        merged, supplement = _tokens.complete(
+            id_token, _tokens.stored_supplement(session), fetch_user_info if fetch else None
         )
-        _claims.store(session, supplement)
+        _tokens.store(session, supplement)
         user = getattr(self._request, "user", None)
         if user is None or not user.is_authenticated:
             return

@@ -1,6 +1,15 @@
 """Internal: may change in any release.
 
-Strict JWT validation: ID tokens, access tokens and back-channel logout tokens.
+Strict JWT validation (ID tokens, access tokens, back-channel logout tokens), the cache of
+access tokens already verified, and the one claims pipeline: the ID token, completed from
+userinfo with what the scopes promise.
+
+Logto puts its extended claims (``roles``, organizations, ...) in ID tokens only where the
+tenant enables them; its userinfo endpoint always answers them. The claims userinfo
+added (the *supplement*) are stored once in the session beside the ID token, and the
+merged claims are what ``request.logto.claims``, the backend, the access helpers, the
+webhooks and the admin read. A token that lacks a promised claim never erases the value
+the supplement holds: claims are completed, never persisted without what was promised.
 
 Keys and the advertised algorithms come from ``_provider.py``. Everything here is
 synchronous: call it from sync code (or through ``sync_to_async``).
@@ -8,18 +17,25 @@ synchronous: call it from sync code (or through ``sync_to_async``).
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth._provider import provider
+from logto_auth._sessions import CLAIMS_KEY, TOKEN_PREFIX
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
 
 if TYPE_CHECKING:
-    from collections.abc import Container
+    from collections.abc import Callable, Container
+
+    from django.contrib.sessions.backends.base import SessionBase
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +151,106 @@ def validate_logout_token(token: str) -> dict[str, Any]:
     if not isinstance(claims["jti"], str) or not claims["jti"]:
         raise InvalidToken("The logout token has no jti.")
     return claims
+
+
+# The claims pipeline
+
+# Scope -> the claim that Logto's userinfo endpoint answers for it: those rights are made
+# of. (custom_data and identities are left to fetch_user_info(): completing them would cost
+# a provider call at every sign-in in a tenant with the default ID token claims.)
+PROMISES = {
+    "roles": "roles",
+    "urn:logto:scope:organizations": "organizations",
+    "urn:logto:scope:organization_roles": "organization_roles",
+}
+
+
+def promised() -> list[str]:
+    """Return the extended claims that the configured scopes promise."""
+    return [claim for scope, claim in PROMISES.items() if scope in logto_settings.scopes]
+
+
+@sensitive_variables()
+def complete(
+    id_token: str,
+    supplement: dict[str, Any] | None = None,
+    fetch_user_info: Callable[[], dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(claims, supplement)`` for ``id_token``.
+
+    When the token lacks a promised claim, ``fetch_user_info`` (if given: one provider
+    call) supplies it; otherwise the previous ``supplement`` does.
+    """
+    token_claims = unverified_claims(id_token)
+    lacking = [claim for claim in promised() if claim not in token_claims]
+    added = dict(supplement or {})
+    if lacking and fetch_user_info is not None:
+        info = fetch_user_info()
+        added.update({claim: info[claim] for claim in lacking if claim in info})
+    added = {claim: value for claim, value in added.items() if claim not in token_claims}
+    return {**added, **token_claims}, added
+
+
+def stored_supplement(session: SessionBase) -> dict[str, Any]:
+    value = session.get(CLAIMS_KEY)
+    return value if isinstance(value, dict) else {}
+
+
+def store(session: SessionBase, supplement: dict[str, Any]) -> None:
+    """Keep ``supplement`` in the session (nothing when the ID token had everything)."""
+    if supplement:
+        session[CLAIMS_KEY] = supplement
+    else:
+        session.pop(CLAIMS_KEY, None)
+
+
+def read(session: SessionBase) -> dict[str, Any]:
+    """Return the merged claims of the session's Logto sign-in; ``{}`` without one."""
+    id_token = session.get(TOKEN_PREFIX + "idToken")
+    if not isinstance(id_token, str):
+        return {}
+    return {**stored_supplement(session), **unverified_claims(id_token)}
+
+
+# Access tokens already verified
+
+
+class VerifiedTokens:
+    """Verified token claims by token, least recently used first out, kept until ``exp``."""
+
+    def __init__(self) -> None:
+        # token key -> (exp, claims as JSON text)
+        self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """Return a fresh copy of the claims, or ``None`` when unknown or expired."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires, claims = entry
+            if expires + logto_settings.leeway <= time.time():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+        found: dict[str, Any] = json.loads(claims)
+        return found
+
+    def put(self, key: tuple[str, str], claims: dict[str, Any]) -> None:
+        size = logto_settings.api_token_cache_size
+        entry = (claims["exp"], json.dumps(claims))
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+verified_tokens = VerifiedTokens()

@@ -15,9 +15,9 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient, Client, RequestFactory
 
-from logto_auth._bearer import verified_tokens
 from logto_auth._context import LogtoContext
 from logto_auth._provider import provider
+from logto_auth._tokens import verified_tokens
 from tests import forged
 from tests.devprovider import ROOT, TEST_CLIENT_ORIGIN, DevProvider
 from tests.services import REDIS, require_services, throwaway_database

@@ -720,7 +720,7 @@ def test_inactive_user_is_anonymous(wsgi_site: Site) -> None:
 def test_cached_token_is_still_checked_for_the_view_audience(wsgi_site: Site) -> None:
     token = access_token()
     assert wsgi_site.get("/api/me/", **bearer(token)).status_code == 200
-    assert len(_bearer.verified_tokens) == 1
+    assert len(_tokens.verified_tokens) == 1
 
     assert wsgi_site.get("/t/other-api/", **bearer(token)).status_code == 401
 
@@ -745,15 +745,15 @@ def test_cache_is_bounded_and_forgets_expired_tokens(settings: Any) -> None:
     for token in tokens:
         _bearer.validate_access_token(token)
 
-    assert len(_bearer.verified_tokens) == 2
-    assert _bearer.verified_tokens.get((ISSUER, tokens[0])) is None
-    assert _bearer.verified_tokens.get((ISSUER, tokens[2])) is not None
+    assert len(_tokens.verified_tokens) == 2
+    assert _tokens.verified_tokens.get((ISSUER, tokens[0])) is None
+    assert _tokens.verified_tokens.get((ISSUER, tokens[2])) is not None
 
     expiring = access_token(exp=int(time.time()) + 1)
     _bearer.validate_access_token(expiring)
     settings.LOGTO = {**settings.LOGTO, "LEEWAY": 0}
     time.sleep(1.1)
-    assert _bearer.verified_tokens.get((ISSUER, expiring)) is None
+    assert _tokens.verified_tokens.get((ISSUER, expiring)) is None
     with pytest.raises(_bearer.BearerError):
         _bearer.validate_access_token(expiring)
 
@@ -764,7 +764,7 @@ def test_cache_size_zero_keeps_nothing(settings: Any) -> None:
 
     _bearer.validate_access_token(access_token())
 
-    assert len(_bearer.verified_tokens) == 0
+    assert len(_tokens.verified_tokens) == 0
 
 
 def test_no_api_resource_configured_is_an_improper_configuration(settings: Any) -> None:

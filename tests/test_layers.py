@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
+from types import FrameType
 
 import pytest
+from django.http import HttpRequest, HttpResponseBase
+
+from logto_auth import views
+from tests.conftest import Site
+from tests.devprovider import DevProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "logto_auth"
@@ -17,7 +24,7 @@ FLOORS = [
     {"_sessions", "signals", "_http", "_errors"},
     {"storage", "_provider", "backends"},
     {"_tokens", "checks"},
-    {"_sdk", "_claims", "_bearer", "_notifications", "_preflight"},
+    {"_sdk", "_bearer", "_notifications", "_preflight"},
     {"_renewal", "_flow", "decorators"},
     {"_context", "drf", "views", "mixins"},
     {"middleware", "sites", "urls", "admin", "apps"},
@@ -77,3 +84,35 @@ def test_public_modules_declare_all_and_internal_ones_say_so(module: str) -> Non
         assert (ast.get_docstring(tree) or "").startswith("Internal: may change in any release.")
     else:
         assert declares_all
+
+
+# Floor 0 is the ground every module stands on (settings, errors, models), not a module a
+# request crosses.
+GROUND = {"logto_auth.conf", "logto_auth.exceptions", "logto_auth.models"}
+
+
+def test_a_sign_in_callback_crosses_at_most_eight_modules(
+    wsgi_site: Site, dev_provider: DevProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wsgi_site.sign_in(dev_provider, "bob")  # a warm process: metadata and keys cached
+    redirect = dev_provider.authorize(wsgi_site.sign_in_url(), "alice")
+    crossed: set[str] = set()
+    get = views.CallbackView.get
+
+    def traced(view: views.CallbackView, request: HttpRequest) -> HttpResponseBase:
+        def called(frame: FrameType, event: str, arg: object) -> None:
+            module = frame.f_globals.get("__name__", "")
+            if event == "call" and module.startswith("logto_auth") and module not in GROUND:
+                crossed.add(module)
+
+        sys.setprofile(called)
+        try:
+            return get(view, request)
+        finally:
+            sys.setprofile(None)
+
+    monkeypatch.setattr(views.CallbackView, "get", traced)
+    assert wsgi_site.callback(redirect).status_code == 302
+
+    assert len(crossed) <= 8, sorted(crossed)
+    assert {"logto_auth.views", "logto_auth._flow", "logto_auth.backends"} <= crossed
