@@ -91,6 +91,7 @@ def pruning(count: int) -> dict[str, int]:
     expired = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)
     LogtoSession.objects.update(created_at=expired)
     before = LogtoSession.objects.count()
+    _sessions._pruned_at = float("-inf")  # as in a process that has not pruned lately
     open_sessions(f"fresh-{secrets.token_hex(4)}", 1)
     return {"before": before, "after": LogtoSession.objects.count()}
 

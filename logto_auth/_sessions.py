@@ -204,11 +204,29 @@ def remember(
     if session.session_key is None:
         session.save()
     assert session.session_key is not None
+    _prune_index()
+    # One statement (INSERT ... ON CONFLICT): a key indexed before takes the new sign-in.
+    LogtoSession.objects.bulk_create(
+        [LogtoSession(session_key=session.session_key, sid=sid, sub=sub)],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=["sid", "sub", "created_at"],
+    )
+
+
+# Index rows older than any session are pruned at a sign-in, at most once per PRUNE_EVERY
+# seconds in each process: a sign-in usually pays no query for it.
+PRUNE_EVERY = 300.0
+_pruned_at = float("-inf")
+
+
+def _prune_index() -> None:
+    global _pruned_at
+    if time.monotonic() - _pruned_at < PRUNE_EVERY:
+        return
+    _pruned_at = time.monotonic()
     oldest = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
     LogtoSession.objects.filter(created_at__lt=oldest).delete()
-    LogtoSession.objects.update_or_create(
-        session_key=session.session_key, defaults={"sid": sid, "sub": sub}
-    )
 
 
 def end_sessions(*, sid: str | None = None, sub: str | None = None) -> int:

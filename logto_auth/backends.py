@@ -8,6 +8,8 @@ computation, no database; ``LogtoBackend`` applies the result.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -121,6 +123,12 @@ def rights_for(roles: list[str], organization_roles: dict[str, set[str]]) -> Rig
     return rights
 
 
+# Claims that change with every token without saying anything new about the user.
+VOLATILE_CLAIMS = frozenset(
+    {"iat", "exp", "nbf", "auth_time", "at_hash", "c_hash", "nonce", "jti", "sid"}
+)
+
+
 class LogtoBackend(ModelBackend):
     """Authenticate users by their Logto ``sub``, never by email or username.
 
@@ -157,18 +165,47 @@ class LogtoBackend(ModelBackend):
     ) -> User:
         """Bring ``user`` in line with ``claims`` (sign-in, token refresh, webhooks).
 
-        Runs ``configure_user``, records the claims and organization memberships on the
-        identity, and sends ``logto_user_synced``.
+        When the claims or the role mapping changed since the last time (``claims_digest``),
+        runs ``configure_user``, records the claims and organization memberships on the
+        identity, and sends ``logto_user_synced``; otherwise writes nothing.
         """
+        identity = user.logto_identity
+        if not created and identity.synced_digest == self.claims_digest(claims, user):
+            return user
         with transaction.atomic():
             user = self.configure_user(request, user, claims, created)
-            identity = user.logto_identity
             identity.claims = claims
             identity.synced_at = timezone.now()
-            identity.save(update_fields=["claims", "synced_at"])
-            self.sync_memberships(identity, claims)
+            identity.synced_digest = self.claims_digest(claims, user)
+            identity.save(update_fields=["claims", "synced_at", "synced_digest"])
+            self.sync_memberships(identity, claims, created=created)
         logto_user_synced.send(sender=type(self), user=user, claims=claims, created=created)
         return user
+
+    def claims_digest(self, claims: dict[str, Any], user: User) -> str:
+        """Return what ``sync_user`` compares to tell whether anything changed.
+
+        By default, a SHA-256 of the claims less those that change with every token
+        (``VOLATILE_CLAIMS``); of ``LOGTO['ROLES']``, ``ORGANIZATION_ROLES`` and
+        ``ROLE_GROUPS_PREFIX``; of this backend's class; and of the user's name, email and
+        flags as they are: a new mapping, a new backend or an edit of the user in Django
+        is set right at the user's next sign-in or refresh, as a change at Logto is.
+        """
+        stable = {name: value for name, value in claims.items() if name not in VOLATILE_CLAIMS}
+        fields = ["first_name", "last_name", user.get_email_field_name(), *FLAGS]
+        text = json.dumps(
+            [
+                stable,
+                logto_settings.roles,
+                logto_settings.organization_roles,
+                logto_settings.role_groups_prefix,
+                f"{type(self).__module__}.{type(self).__qualname__}",
+                [getattr(user, name, None) for name in fields],
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def get_or_create_user(self, claims: dict[str, Any]) -> tuple[LogtoIdentity, bool] | None:
         """Return the identity for ``claims['sub']`` and whether it was created now."""
@@ -208,18 +245,16 @@ class LogtoBackend(ModelBackend):
         """Yield usernames to try for a new user, each fitting the username field.
 
         ``make_username``, then it with the ``sub``, then random suffixes: names someone
-        registered ahead (on a site with its own sign-up) can never block a sign-in.
+        registered ahead (on a site with its own sign-up) can never block a sign-in. A
+        taken one is found by trying it (the insert fails), not by a query per name.
         """
         user_model = get_user_model()
         field = user_model._meta.get_field(user_model.USERNAME_FIELD)
         limit = getattr(field, "max_length", None) or 150
         base, sub = self.make_username(claims)[:limit], str(claims["sub"])
-        taken = user_model._default_manager.filter
         tried = [base, f"{base[: limit - len(sub) - 1]}-{sub}"[:limit]]
         tried += [f"{base[: limit - 9]}-{secrets.token_hex(4)}" for _ in range(5)]
-        for candidate in dict.fromkeys(tried):
-            if not taken(**{user_model.USERNAME_FIELD: candidate}).exists():
-                yield candidate
+        yield from dict.fromkeys(tried)
 
     def configure_user(
         self,
@@ -230,15 +265,21 @@ class LogtoBackend(ModelBackend):
     ) -> User:
         """By default, copy name and email and apply the role mapping; return the user.
 
-        Runs at every sign-in and token refresh. Logto sends unset profile claims as
-        ``null``: they become empty strings.
+        Runs when what Logto says of the user changed (``sync_user``): at a first sign-in,
+        and at sign-ins, refreshes and webhooks that bring new claims. Logto sends unset
+        profile claims as ``null``: they become empty strings. The fields that
+        ``update_profile`` and ``apply_roles`` changed are saved in one query.
         """
-        self.update_profile(user, claims)
-        self.apply_roles(user, claims)
+        changed = [*self.update_profile(user, claims), *self.apply_roles(user, claims)]
+        if changed:
+            user.save(update_fields=changed)
         return user
 
-    def update_profile(self, user: User, claims: dict[str, Any]) -> None:
-        """Copy the name and, when the provider verified it, the email onto ``user``."""
+    def update_profile(self, user: User, claims: dict[str, Any]) -> list[str]:
+        """Copy the name and, when the provider verified it, the email onto ``user``.
+
+        Return the names of the fields it changed, unsaved (``configure_user`` saves them).
+        """
         values = {
             "first_name": claims.get("given_name") or claims.get("name") or "",
             "last_name": claims.get("family_name") or "",
@@ -257,22 +298,22 @@ class LogtoBackend(ModelBackend):
             if getattr(user, name) != value:
                 setattr(user, name, value)
                 changed.append(name)
-        if changed:
-            user.save(update_fields=changed)
+        return changed
 
-    def apply_roles(self, user: User, claims: dict[str, Any]) -> None:
+    def apply_roles(self, user: User, claims: dict[str, Any]) -> list[str]:
         """Set the flags and groups that ``LOGTO['ROLES']`` (and friends) give ``claims``.
 
         Without a ``roles`` claim (the scope was not granted, or the claim is malformed),
         leave everything as it is; an empty list removes every mapped right. Flags and
-        groups that no mapping names are never touched.
+        groups that no mapping names are never touched. Groups are saved at once; return
+        the names of the flags it changed, unsaved (``configure_user`` saves them).
         """
         if not logto_settings.maps_rights:
-            return
+            return []
         roles = roles_of(claims)
         if roles is None:
             logger.warning("No roles claim for Logto sub %s: rights left unchanged", claims["sub"])
-            return
+            return []
         rights = rights_for(roles, organization_roles_of(claims))
         changed = [
             flag
@@ -281,10 +322,9 @@ class LogtoBackend(ModelBackend):
         ]
         for flag in changed:
             setattr(user, flag, rights.flags[flag])
-        if changed:
-            user.save(update_fields=changed)
         if hasattr(user, "groups"):
             self._apply_groups(user, rights)
+        return changed
 
     def _apply_groups(self, user: User, rights: Rights) -> None:
         if rights.group_prefix:
@@ -303,20 +343,41 @@ class LogtoBackend(ModelBackend):
                 "LOGTO role mapping names groups that do not exist: %s. Create them.",
                 ", ".join(sorted(missing)),
             )
-        stale = [group for group in user.groups.all() if rights.manages(group.name)]
-        user.groups.remove(*[group for group in stale if group.name not in rights.groups])
-        user.groups.add(*wanted)
+        held = {group.name: group for group in user.groups.all()}
+        stale = [
+            g for name, g in held.items() if rights.manages(name) and name not in rights.groups
+        ]
+        if stale:
+            user.groups.remove(*stale)
+        if any(group.name not in held for group in wanted):
+            user.groups.add(*wanted)
 
-    def sync_memberships(self, identity: LogtoIdentity, claims: dict[str, Any]) -> None:
+    def sync_memberships(
+        self, identity: LogtoIdentity, claims: dict[str, Any], *, created: bool = False
+    ) -> None:
         """Record the organizations of ``claims`` and the user's roles in each."""
         if "organizations" not in claims and "organization_roles" not in claims:
             return
-        memberships = organization_roles_of(claims)
-        identity.memberships.exclude(organization_id__in=memberships).delete()
-        for organization, roles in memberships.items():
-            LogtoMembership.objects.update_or_create(
-                identity=identity, organization_id=organization, defaults={"roles": sorted(roles)}
+        memberships = {org: sorted(roles) for org, roles in organization_roles_of(claims).items()}
+        if created:  # a new identity has none yet: one insert
+            LogtoMembership.objects.bulk_create(
+                LogtoMembership(identity=identity, organization_id=org, roles=roles)
+                for org, roles in memberships.items()
             )
+            return
+        held = {m.organization_id: m for m in identity.memberships.all()}
+        gone = [m.pk for org, m in held.items() if org not in memberships]
+        if gone:
+            LogtoMembership.objects.filter(pk__in=gone).delete()
+        for organization, roles in memberships.items():
+            found = held.get(organization)
+            if found is None:
+                LogtoMembership.objects.create(
+                    identity=identity, organization_id=organization, roles=roles
+                )
+            elif found.roles != roles:
+                found.roles = roles
+                found.save(update_fields=["roles"])
 
 
 def logto_backend() -> LogtoBackend:

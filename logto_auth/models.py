@@ -19,7 +19,16 @@ class LogtoIdentity(models.Model):
         default=dict, blank=True, help_text="The ID token claims of the last sign-in."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Logto's data last changed this user."
+    )
+    synced_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="What was last applied (claims, role mapping, the user's fields): a "
+        "sign-in or refresh that brings the same writes nothing.",
+    )
     last_event_at = models.DateTimeField(
         null=True,
         blank=True,
