@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 __all__ = ["LogtoAdminConfig", "LogtoAuthConfig"]
 
 
 class LogtoAuthConfig(AppConfig):
     name = "logto_auth"
-    verbose_name = "Logto"
+    verbose_name = _("Logto")
     default = True
     default_auto_field = "django.db.models.BigAutoField"
 

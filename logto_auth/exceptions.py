@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 __all__ = [
     "AccessDenied",
     "InvalidGrant",
@@ -16,14 +23,14 @@ __all__ = [
 
 
 class LogtoError(Exception):
-    """Base class: ``str(error)`` is safe to show to the user."""
+    """Base class: ``str(error)`` is safe to show to the user, in the active language."""
 
     status = 400
-    title = "Sign-in failed"
+    title: StrOrPromise = _("Sign-in failed")
     #: The OAuth error code the provider reported, if any.
     code = ""
     #: The fix, for the site's administrator: always logged, shown only to staff or with DEBUG.
-    admin_hint = ""
+    admin_hint: StrOrPromise = ""
 
 
 class SignInError(LogtoError):
@@ -39,39 +46,39 @@ class ProviderError(LogtoError):
     """The provider answered, but not with something we can accept."""
 
     status = 502
-    title = "The sign-in service gave an unexpected answer"
+    title = _("The sign-in service gave an unexpected answer")
 
 
 class ProviderUnavailable(ProviderError):
     """The provider could not be reached in time."""
 
     status = 503
-    title = "The sign-in service is unavailable"
+    title = _("The sign-in service is unavailable")
 
 
 class InvalidToken(LogtoError):
     """A JWT failed validation (signature, issuer, audience, times, claims)."""
 
     status = 401
-    title = "Invalid token"
+    title = _("Invalid token")
 
 
 class TokenExpired(LogtoError):
     """The Logto session can no longer be refreshed; the user must sign in again."""
 
     status = 401
-    title = "Your sign-in has expired"
+    title = _("Your sign-in has expired")
 
 
 class AccessDenied(LogtoError):
     """The Logto user is known to the provider but may not sign in to this site."""
 
     status = 403
-    title = "Access denied"
+    title = _("Access denied")
 
 
 class InvalidSignature(LogtoError):
     """A webhook whose signature is missing or wrong."""
 
     status = 401
-    title = "Invalid signature"
+    title = _("Invalid signature")
