@@ -103,13 +103,6 @@ def _hint(code: str, description: str) -> str:
 _lazy_hint = lazy(_hint, str)
 
 
-def _with_code(message: StrOrPromise, code: str) -> str:
-    return _("%(message)s (error: %(code)s)") % {"message": message, "code": code}
-
-
-_lazy_with_code = lazy(_with_code, str)
-
-
 # Error code -> (exception class, title, what the user reads).
 PAGES: dict[str, tuple[type[LogtoError], StrOrPromise, StrOrPromise]] = {
     "access_denied": (
@@ -156,7 +149,10 @@ def provider_error(code: str, description: str = "") -> LogtoError:
     """Return the error to show for ``code``, reported by Logto at the callback or a token
     request; its ``admin_hint`` names the fix."""
     cls, title, message = PAGES.get(code, MISCONFIGURED)
-    error = cls(message if code in PAGES else _lazy_with_code(message, code))
+    if code in PAGES:
+        error = cls(message)
+    else:
+        error = cls(_("%(message)s (error: %(code)s)"), message=message, code=code)
     error.title = title
     error.code = code
     error.admin_hint = _lazy_hint(code, description)
@@ -185,7 +181,7 @@ def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
 
     # One line holds the reference and the whole explanation: the reference finds the fix.
     # Log lines are in English whatever the visitor's language: the lazy messages are
-    # rendered here under English (a message interpolated when raised is as it was then).
+    # rendered here under English (LogtoError fills its placeholders only when read).
     with translation.override("en"):
         english_hint = admin_hint()
         logger.warning(

@@ -211,8 +211,8 @@ def sign_out(request: HttpRequest) -> str:
             _(
                 "You are signed out of this site, but your Logto session could not be ended: "
                 "%(error)s"
-            )
-            % {"error": error}
+            ),
+            error=error,
         ) from error
     logout(request)
     return url

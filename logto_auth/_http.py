@@ -40,9 +40,7 @@ def map_error(error: BaseException) -> LogtoError:
         return ProviderUnavailable(_("The sign-in service did not answer in time."))
     if isinstance(error, urllib.error.HTTPError):
         logger.warning("Provider answered %s for %s", error.code, error.url)
-        return ProviderError(
-            _("The sign-in service answered HTTP %(status)s.") % {"status": error.code}
-        )
+        return ProviderError(_("The sign-in service answered HTTP %(status)s."), status=error.code)
     if isinstance(error, urllib.error.URLError | ConnectionError | aiohttp.ClientConnectionError):
         logger.warning("Provider unreachable: %s", error)
         return ProviderUnavailable(_("The sign-in service could not be reached."))
@@ -65,7 +63,7 @@ def _request(
     url: str, data: dict[str, str] | None, headers: dict[str, str] | None
 ) -> urllib.request.Request:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s") % {"url": url})
+        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s"), url=url)
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     all_headers = {"Accept": "application/json", **(headers or {})}
     return urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310

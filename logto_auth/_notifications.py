@@ -104,9 +104,7 @@ def verify(body: bytes, signature: str | None) -> None:
     if not key:
         raise InvalidSignature(_("Webhooks are not configured (LOGTO['WEBHOOK_SIGNING_KEY'])."))
     if not signature:
-        raise InvalidSignature(
-            _("The %(header)s header is missing.") % {"header": SIGNATURE_HEADER}
-        )
+        raise InvalidSignature(_("The %(header)s header is missing."), header=SIGNATURE_HEADER)
     expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest().encode()
     # Compared as bytes: ``compare_digest`` raises TypeError on a str with non-ASCII
     # characters, and a header is whatever the sender put there.

@@ -127,7 +127,7 @@ class ProviderCache:
         missing = [name for name in required if not isinstance(value.get(name), str)]
         if missing:
             raise ProviderError(
-                _("The discovery document lacks %(fields)s.") % {"fields": ", ".join(missing)}
+                _("The discovery document lacks %(fields)s."), fields=", ".join(missing)
             )
         return value
 

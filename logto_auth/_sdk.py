@@ -148,8 +148,8 @@ class _Client(LogtoClient):  # type: ignore[misc]
                 ]
                 if changed:
                     raise InvalidToken(
-                        _("The refreshed ID token has another %(claims)s.")
-                        % {"claims": ", ".join(changed)}
+                        _("The refreshed ID token has another %(claims)s."),
+                        claims=", ".join(changed),
                     )
             self.storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
@@ -186,7 +186,7 @@ def _mapped_errors() -> Iterator[None]:
             raise InvalidGrant(_("The sign-in service no longer honours this sign-in.")) from error
         if code == "access_denied":
             raise AccessDenied(
-                _("The sign-in service refused access (%(code)s).") % {"code": code}
+                _("The sign-in service refused access (%(code)s)."), code=code
             ) from error
         if code in REQUEST_ERRORS or code == "invalid_client":
             # A setting to fix (a resource the tenant lacks, a wrong secret): say which.

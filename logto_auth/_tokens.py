@@ -65,11 +65,11 @@ def validate_jwt(
     header = unverified_header(token)
     alg = header.get("alg")
     if alg not in cached.signing_algorithms():
-        raise InvalidToken(_("The token's algorithm %(alg)s is not accepted.") % {"alg": repr(alg)})
+        raise InvalidToken(_("The token's algorithm %(alg)s is not accepted."), alg=repr(alg))
     if any(name in header for name in FORBIDDEN_HEADERS):
         raise InvalidToken(_("The token carries a header we refuse."))
     if typ is not None and not _is_typ(header.get("typ"), typ):
-        raise InvalidToken(_("The token's type is not %(type)s.") % {"type": typ})
+        raise InvalidToken(_("The token's type is not %(type)s."), type=typ)
     kid = header.get("kid")
     if not isinstance(kid, str):
         raise InvalidToken(_("The token names no key."))
@@ -84,13 +84,13 @@ def validate_jwt(
             options={"require": list(required), "verify_aud": False},
         )
     except jwt.PyJWTError as error:
-        raise InvalidToken(_("The token is not valid: %(error)s") % {"error": error}) from error
+        raise InvalidToken(_("The token is not valid: %(error)s"), error=error) from error
     # PyJWT takes "exp": "1900000000" (it calls int()); the cache and the logout's replay
     # memory add to these times, so anything but a JSON number is refused (RFC 7519 NumericDate).
     for name in ("exp", "iat", "nbf"):
         value = claims.get(name)
         if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InvalidToken(_("The token's %(claim)s is not a number.") % {"claim": name})
+            raise InvalidToken(_("The token's %(claim)s is not a number."), claim=name)
     aud = claims.get("aud")
     allowed = (audience,) if isinstance(audience, str) else audience
     # One audience only, as a string: a token meant for several parties is not ours alone.

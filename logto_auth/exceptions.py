@@ -23,7 +23,12 @@ __all__ = [
 
 
 class LogtoError(Exception):
-    """Base class: ``str(error)`` is safe to show to the user, in the active language."""
+    """Base class: ``str(error)`` is safe to show to the user, in the active language.
+
+    The message may be a lazy translation with ``%(name)s`` placeholders, filled from
+    ``params`` each time it is read: the page shows it in the visitor's language, and the
+    log line, written under English, in English.
+    """
 
     status = 400
     title: StrOrPromise = _("Sign-in failed")
@@ -31,6 +36,15 @@ class LogtoError(Exception):
     code = ""
     #: The fix, for the site's administrator: always logged, shown only to staff or with DEBUG.
     admin_hint: StrOrPromise = ""
+
+    def __init__(self, message: StrOrPromise = "", /, **params: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+    def __str__(self) -> str:
+        message = str(self.message)
+        return message % self.params if self.params else message
 
 
 class SignInError(LogtoError):

@@ -16,8 +16,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 import logto_auth
+from logto_auth.exceptions import ProviderError
 
 APP = Path(logto_auth.__file__).parent
 LOCALE = APP / "locale"
@@ -305,3 +308,12 @@ def test_compiled_catalog_matches_its_source(
 def test_models_need_no_migration_for_their_translated_names(capsys: Any) -> None:
     call_command("makemigrations", "logto_auth", "--check", "--dry-run", verbosity=1)
     assert "No changes detected" in capsys.readouterr().out
+
+
+def test_an_errors_placeholders_are_filled_in_the_language_it_is_read_in() -> None:
+    error = ProviderError(gettext_lazy("The sign-in service answered HTTP %(status)s."), status=502)
+
+    with translation.override("de"):
+        assert str(error) == "Der Anmeldedienst antwortete mit HTTP 502."
+    with translation.override("en"):
+        assert str(error) == "The sign-in service answered HTTP 502."
