@@ -15,4 +15,6 @@ urlpatterns = [
     ),
     path("logto/", include("logto_auth.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the language switcher of the demo's pages.
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

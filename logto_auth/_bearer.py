@@ -40,6 +40,9 @@ ORGANIZATION_KWARG = "organization_id"
 JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Servers join repeated headers with a comma: a second credential shows up so.
 SECOND_BEARER = re.compile(r",\s*bearer(\s|$)", re.IGNORECASE)
+# The refusals' descriptions stay English, untranslated: an API client reads them, and
+# RFC 6750 section 3 allows only ASCII (no quote or backslash) in the WWW-Authenticate
+# header's error_description, which a translation would break.
 NO_TOKEN = "A Logto access token is required."
 INVALID_TOKEN = "The access token is invalid or expired."
 

@@ -20,95 +20,128 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidSignature, LogtoError, ProviderError, SignInError
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
     from logto_auth.exceptions import LogtoError
 
 logger = logging.getLogger(__name__)
 
 
-CHECK = "Run `python manage.py logto_check` to check every setting against the tenant."
+# The administrator's explanations are translated too (staff read them on the page); the
+# log line that carries one is written in English (``error_response``).
+CHECK = _("Run `python manage.py logto_check` to check every setting against the tenant.")
 # The URL of this site's callback, filled in by the error page (below).
 CALLBACK = "{callback}"
 
 
 def _resources() -> str:
     found = list(dict.fromkeys(logto_settings.resources))
-    return ", ".join(found) if found else "(none)"
+    return ", ".join(found) if found else str(_("(none)"))
 
 
-def _hint(code: str) -> str:
+def _hint(code: str, description: str) -> str:
     app = logto_settings.app_id
     hints = {
-        "invalid_target": (
+        "invalid_target": _(
             "Logto does not know an API resource this site asks for (LOGTO['RESOURCES']: "
-            f"{_resources()}). Create it in the Logto Console under API resources, with "
+            "%(resources)s). Create it in the Logto Console under API resources, with "
             "exactly that identifier, or remove it from LOGTO['RESOURCES']."
         ),
-        "invalid_client": (
-            f"Logto refused this site's application credentials: check that LOGTO['APP_ID'] "
-            f"({app}) is a Traditional web application and copy its App secret from the "
+        "invalid_client": _(
+            "Logto refused this site's application credentials: check that LOGTO['APP_ID'] "
+            "(%(app)s) is a Traditional web application and copy its App secret from the "
             "Console into LOGTO['APP_SECRET']."
         ),
-        "invalid_redirect_uri": (
-            f"Add {CALLBACK} to the Redirect URIs of application {app} in the Logto Console "
-            "(matched exactly: scheme, host, port and trailing slash)."
+        "invalid_redirect_uri": _(
+            "Add %(callback)s to the Redirect URIs of application %(app)s in the Logto "
+            "Console (matched exactly: scheme, host, port and trailing slash)."
         ),
-        "access_denied": (
+        "access_denied": _(
             "Logto answered access_denied: the user cancelled, or Logto does not let this "
             "user use the application (e.g. an organization or MFA requirement)."
         ),
-        "consent_required": (
+        "consent_required": _(
             "Logto needs the user's consent but was asked to show no page (prompt=none). "
             "Keep LOGTO['PROMPT'] = 'consent' and sign in without prompt=none."
         ),
-        "login_required": (
+        "login_required": _(
             "Logto has no signed-in session for a silent sign-in (prompt=none): send the "
             "user to the sign-in view without prompt=none."
         ),
-        "invalid_scope": (
+        "invalid_scope": _(
             "Logto does not know a scope this site asks for: check LOGTO['SCOPES'] "
-            f"({' '.join(logto_settings.scopes)}) and the API resources' permissions."
+            "(%(scopes)s) and the API resources' permissions."
         ),
     }
-    found = hints.get(code, f"Logto reported {code!r}.")
-    return f"{found} {CHECK}"
+    params = {
+        "resources": _resources(),
+        "app": app,
+        "callback": CALLBACK,
+        "scopes": " ".join(logto_settings.scopes),
+        "code": repr(code),
+    }
+    found = str(hints.get(code, _("Logto reported %(code)s."))) % params
+    hint = f"{found} {CHECK}"
+    if description:
+        hint = _("Logto said: %(description)s. %(hint)s") % {
+            "description": description,
+            "hint": hint,
+        }
+    return hint
+
+
+# Translated when shown, in the language then active (the page's, or English in the log).
+_lazy_hint = lazy(_hint, str)
 
 
 # Error code -> (exception class, title, what the user reads).
-PAGES: dict[str, tuple[type[LogtoError], str, str]] = {
+PAGES: dict[str, tuple[type[LogtoError], StrOrPromise, StrOrPromise]] = {
     "access_denied": (
         SignInError,
-        "Sign-in cancelled",
-        "Sign-in was cancelled, so nothing has changed. You can go back to the site or try again.",
+        _("Sign-in cancelled"),
+        _(
+            "Sign-in was cancelled, so nothing has changed. You can go back to the site or "
+            "try again."
+        ),
     ),
     "consent_required": (
         SignInError,
-        "Your consent is needed",
-        "The sign-in service needs you to confirm what this site may access. Please sign in again.",
+        _("Your consent is needed"),
+        _(
+            "The sign-in service needs you to confirm what this site may access. Please sign "
+            "in again."
+        ),
     ),
     "login_required": (
         SignInError,
-        "Please sign in",
-        "You are not signed in at the sign-in service any more. Please sign in again.",
+        _("Please sign in"),
+        _("You are not signed in at the sign-in service any more. Please sign in again."),
     ),
     "invalid_client": (
         ProviderError,
-        "This site's sign-in is misconfigured",
-        "The sign-in service does not recognise this site. The site's administrator has been "
-        "told how to fix it; please try again later.",
+        _("This site's sign-in is misconfigured"),
+        _(
+            "The sign-in service does not recognise this site. The site's administrator has "
+            "been told how to fix it; please try again later."
+        ),
     ),
 }
 MISCONFIGURED = (
     SignInError,
-    "This site's sign-in is misconfigured",
-    "The sign-in service refused this site's request, so you could not be signed in. It is "
-    "not something you did: the site's administrator has to fix a setting.",
+    _("This site's sign-in is misconfigured"),
+    _(
+        "The sign-in service refused this site's request, so you could not be signed in. It "
+        "is not something you did: the site's administrator has to fix a setting."
+    ),
 )
 
 
@@ -116,12 +149,13 @@ def provider_error(code: str, description: str = "") -> LogtoError:
     """Return the error to show for ``code``, reported by Logto at the callback or a token
     request; its ``admin_hint`` names the fix."""
     cls, title, message = PAGES.get(code, MISCONFIGURED)
-    error = cls(message if code in PAGES else f"{message} (error: {code})")
+    if code in PAGES:
+        error = cls(message)
+    else:
+        error = cls(_("%(message)s (error: %(code)s)"), message=message, code=code)
     error.title = title
     error.code = code
-    error.admin_hint = _hint(code)
-    if description:
-        error.admin_hint = f"Logto said: {description}. {error.admin_hint}"
+    error.admin_hint = _lazy_hint(code, description)
     return error
 
 
@@ -140,26 +174,32 @@ def shows_admin_hint(request: HttpRequest) -> bool:
 def error_response(request: HttpRequest, error: LogtoError) -> HttpResponse:
     """Render the readable error page for ``error`` with its HTTP status."""
     reference = secrets.token_hex(4)
-    admin_hint = error.admin_hint.replace(
-        CALLBACK, request.build_absolute_uri(reverse("logto_auth:callback"))
-    )
+    callback = request.build_absolute_uri(reverse("logto_auth:callback"))
+
+    def admin_hint() -> str:
+        return str(error.admin_hint).replace(CALLBACK, callback)
+
     # One line holds the reference and the whole explanation: the reference finds the fix.
-    logger.warning(
-        "%s %s: %s (%s) [reference %s]%s",
-        request.method,
-        request.path,
-        error,
-        type(error).__name__,
-        reference,
-        f" To fix: {admin_hint}" if admin_hint else "",
-    )
+    # Log lines are in English whatever the visitor's language: the lazy messages are
+    # rendered here under English (LogtoError fills its placeholders only when read).
+    with translation.override("en"):
+        english_hint = admin_hint()
+        logger.warning(
+            "%s %s: %s (%s) [reference %s]%s",
+            request.method,
+            request.path,
+            error,
+            type(error).__name__,
+            reference,
+            f" To fix: {english_hint}" if english_hint else "",
+        )
     context = {
         "title": error.title,
         "message": str(error),
         "status": error.status,
         "code": error.code,
         "reference": reference,
-        "admin_hint": admin_hint if shows_admin_hint(request) else "",
+        "admin_hint": admin_hint() if shows_admin_hint(request) else "",
         # A cancelled sign-in is the user's choice: no alarm, a way back.
         "cancelled": error.code == "access_denied",
     }
@@ -178,8 +218,10 @@ def notification_response(
     if error is None:
         response = JsonResponse({"result": outcome})
     else:
-        logger.warning("%s %s refused: %s", request.method, request.path, error)
-        response = JsonResponse({"error": error_code, "error_description": str(error)})
+        # Logto reads these, not a person: the log line and the answer are in English.
+        with translation.override("en"):
+            logger.warning("%s %s refused: %s", request.method, request.path, error)
+            response = JsonResponse({"error": error_code, "error_description": str(error)})
         retry = isinstance(error, InvalidSignature | ProviderError)
         response.status_code = error.status if retry else 400
     response["Cache-Control"] = "no-store"

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.shortcuts import resolve_url
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _errors, _sdk, _sessions, _tokens
@@ -99,7 +100,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     entry = pending.pop(state, None) if state else None
     if entry is None:
         raise SignInError(
-            "This sign-in link has expired or was already used. Please sign in again."
+            _("This sign-in link has expired or was already used. Please sign in again.")
         )
     if pending:
         session[_sessions.PENDING_KEY] = pending
@@ -114,7 +115,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
     if not query.get("code"):
         # A broken or forged callback URL: the SDK would report it as the provider's fault.
         raise SignInError(
-            "This sign-in response carries no authorization code. Please sign in again."
+            _("This sign-in response carries no authorization code. Please sign in again.")
         )
 
     buffer = DictStorage({"signInSession": entry["sdk"]})
@@ -139,7 +140,7 @@ def _check_issuer(iss: str | None) -> None:
     if iss != logto_settings.issuer:
         logger.warning("Callback issuer %r is not %r", iss, logto_settings.issuer)
         raise SignInError(
-            "This sign-in response does not come from the configured sign-in service."
+            _("This sign-in response does not come from the configured sign-in service.")
         )
 
 
@@ -160,7 +161,9 @@ def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
     if _sessions.ended_since(result.claims, result.started_at):
         logger.info("A sign-in of Logto sub=%s was ended while it completed", result.claims["sub"])
         logout(request)
-        raise SignInError("Your Logto session was ended while you signed in. Please sign in again.")
+        raise SignInError(
+            _("Your Logto session was ended while you signed in. Please sign in again.")
+        )
     if isinstance(session, CookieSession):
         size = len(session.encode(dict(session.items())))
         if size > COOKIE_LIMIT:
@@ -205,7 +208,11 @@ def sign_out(request: HttpRequest) -> str:
     except LogtoError as error:
         logout(request)
         raise type(error)(
-            f"You are signed out of this site, but your Logto session could not be ended: {error}"
+            _(
+                "You are signed out of this site, but your Logto session could not be ended: "
+                "%(error)s"
+            ),
+            error=error,
         ) from error
     logout(request)
     return url

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import jwt
 import pydantic
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth.conf import logto_settings
@@ -36,15 +37,15 @@ def map_error(error: BaseException) -> LogtoError:
         return error
     if isinstance(error, TimeoutError):
         logger.warning("Provider call timed out after %ss", logto_settings.timeout)
-        return ProviderUnavailable("The sign-in service did not answer in time.")
+        return ProviderUnavailable(_("The sign-in service did not answer in time."))
     if isinstance(error, urllib.error.HTTPError):
         logger.warning("Provider answered %s for %s", error.code, error.url)
-        return ProviderError(f"The sign-in service answered HTTP {error.code}.")
+        return ProviderError(_("The sign-in service answered HTTP %(status)s."), status=error.code)
     if isinstance(error, urllib.error.URLError | ConnectionError | aiohttp.ClientConnectionError):
         logger.warning("Provider unreachable: %s", error)
-        return ProviderUnavailable("The sign-in service could not be reached.")
+        return ProviderUnavailable(_("The sign-in service could not be reached."))
     logger.warning("Unexpected answer from the provider: %r", error)
-    return ProviderError("The sign-in service sent an unexpected answer.")
+    return ProviderError(_("The sign-in service sent an unexpected answer."))
 
 
 # What a provider call may raise besides LogtoError, for map_error.
@@ -62,7 +63,7 @@ def _request(
     url: str, data: dict[str, str] | None, headers: dict[str, str] | None
 ) -> urllib.request.Request:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ProviderError(f"Refusing to fetch a non-HTTP URL: {url}")
+        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s"), url=url)
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     all_headers = {"Accept": "application/json", **(headers or {})}
     return urllib.request.Request(url, data=body, headers=all_headers)  # noqa: S310

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _sessions
@@ -63,7 +64,7 @@ def log_out(logout_token: str) -> int:
     ttl = max(1, int(claims["exp"] - time.time()) + logto_settings.leeway)
     # Taken before acting (``add`` is atomic), so that two deliveries at once act once.
     if not cache.add(key, 1, ttl):
-        raise InvalidToken("This logout token was already used.")
+        raise InvalidToken(_("This logout token was already used."))
     try:
         ended = _sessions.end_sessions(sid=claims.get("sid"), sub=claims.get("sub"))
     except BaseException:
@@ -101,15 +102,15 @@ def verify(body: bytes, signature: str | None) -> None:
     """Raise ``InvalidSignature`` unless ``signature`` is the body's HMAC with our key."""
     key = logto_settings.webhook_signing_key
     if not key:
-        raise InvalidSignature("Webhooks are not configured (LOGTO['WEBHOOK_SIGNING_KEY']).")
+        raise InvalidSignature(_("Webhooks are not configured (LOGTO['WEBHOOK_SIGNING_KEY'])."))
     if not signature:
-        raise InvalidSignature(f"The {SIGNATURE_HEADER} header is missing.")
+        raise InvalidSignature(_("The %(header)s header is missing."), header=SIGNATURE_HEADER)
     expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest().encode()
     # Compared as bytes: ``compare_digest`` raises TypeError on a str with non-ASCII
     # characters, and a header is whatever the sender put there.
     given = signature.strip().lower().encode(errors="replace")
     if not hmac.compare_digest(expected, given):
-        raise InvalidSignature("The webhook signature does not match.")
+        raise InvalidSignature(_("The webhook signature does not match."))
 
 
 def handle(request: HttpRequest, body: bytes) -> str:
@@ -118,9 +119,9 @@ def handle(request: HttpRequest, body: bytes) -> str:
         event = json.loads(body)
     # Nesting deeper than the interpreter's recursion limit is not an event either.
     except (ValueError, RecursionError) as error:
-        raise LogtoError("The webhook body is not JSON.") from error
+        raise LogtoError(_("The webhook body is not JSON.")) from error
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        raise LogtoError("The webhook body names no event.")
+        raise LogtoError(_("The webhook body names no event."))
     created_at = created_at_of(event)
     # An authentic but stale event is refused (400), not ignored with a 200: no delivery
     # of Logto's is late by a day (it retries within a minute) nor early beyond LEEWAY, so
@@ -128,9 +129,9 @@ def handle(request: HttpRequest, body: bytes) -> str:
     # Logto's delivery log as well as ours. Logto's few retries of it do no harm.
     age = time.time() - created_at.timestamp()
     if age > REPLAY_TTL:
-        raise LogtoError("The webhook event is too old to be acted on (createdAt).")
+        raise LogtoError(_("The webhook event is too old to be acted on (createdAt)."))
     if age < -logto_settings.leeway:
-        raise LogtoError("The webhook event was created in the future (createdAt).")
+        raise LogtoError(_("The webhook event was created in the future (createdAt)."))
     digest = hashlib.sha256(body).hexdigest()
     key = _sessions.cache_key("webhook", body)
     # Remembered as long as the event stays acceptable; ``add`` is atomic, so of two
@@ -156,7 +157,7 @@ def created_at_of(event: dict[str, Any]) -> datetime:
     except ValueError:
         created_at = None
     if created_at is None or created_at.tzinfo is None:
-        raise LogtoError("The webhook event has no valid createdAt.")
+        raise LogtoError(_("The webhook event has no valid createdAt."))
     return created_at
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth._http import fetch_json
@@ -117,22 +118,24 @@ class ProviderCache:
 
     def _check_metadata(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise ProviderError("The sign-in service sent an invalid discovery document.")
+            raise ProviderError(_("The sign-in service sent an invalid discovery document."))
         if value.get("issuer") != self.issuer:
             # OpenID Connect Discovery 1.0 section 4.3: the issuer must match exactly.
             logger.error("Discovery issuer %r is not %r", value.get("issuer"), self.issuer)
-            raise ProviderError("The sign-in service's issuer does not match LOGTO['ENDPOINT'].")
+            raise ProviderError(_("The sign-in service's issuer does not match LOGTO['ENDPOINT']."))
         required = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
         missing = [name for name in required if not isinstance(value.get(name), str)]
         if missing:
-            raise ProviderError(f"The discovery document lacks {', '.join(missing)}.")
+            raise ProviderError(
+                _("The discovery document lacks %(fields)s."), fields=", ".join(missing)
+            )
         return value
 
     def _jwks(self, *, force: bool = False) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
             value = fetch_json(self.metadata()["jwks_uri"])
             if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
-                raise ProviderError("The sign-in service sent an invalid key set.")
+                raise ProviderError(_("The sign-in service sent an invalid key set."))
             return value
 
         return self._get("jwks", fetch, force=force)
@@ -178,16 +181,16 @@ class ProviderCache:
             return found
         jwk = self.key(kid)
         if jwk is None:
-            raise InvalidToken("The token is signed with an unknown key.")
+            raise InvalidToken(_("The token is signed with an unknown key."))
         kty, crv = KEY_TYPES[alg]
         if jwk.get("kty") != kty or (crv and jwk.get("crv") != crv) or jwk.get("alg", alg) != alg:
-            raise InvalidToken("The token's algorithm does not fit its key.")
+            raise InvalidToken(_("The token's algorithm does not fit its key."))
         if jwk.get("use", "sig") != "sig":
-            raise InvalidToken("The token's key is not a signing key.")
+            raise InvalidToken(_("The token's key is not a signing key."))
         try:
             key = jwt.PyJWK(jwk, algorithm=alg).key
         except jwt.PyJWTError as error:
-            raise InvalidToken("The token's key is unusable.") from error
+            raise InvalidToken(_("The token's key is unusable.")) from error
         current = self._entries.get("jwks")
         # Keep it only if the key set was not refetched meanwhile (rotation).
         if current is not None and self._prepared[0] is current.value:
@@ -233,7 +236,7 @@ def user_info(access_token: str, sub: str) -> dict[str, Any]:
     endpoint = provider().metadata()["userinfo_endpoint"]
     info = fetch_json(endpoint, headers={"Authorization": f"Bearer {access_token}"})
     if not isinstance(info, dict) or info.get("sub") != sub:
-        raise ProviderError("The sign-in service sent userinfo for another user.")
+        raise ProviderError(_("The sign-in service sent userinfo for another user."))
     return info
 
 
@@ -254,7 +257,7 @@ def refresh_token_is_active(refresh_token: str) -> bool:
     """Ask the introspection endpoint whether ``refresh_token`` is still honoured."""
     endpoint = provider().metadata().get("introspection_endpoint")
     if not isinstance(endpoint, str):
-        raise ProviderError("The sign-in service has no introspection endpoint.")
+        raise ProviderError(_("The sign-in service has no introspection endpoint."))
     data = {"token": refresh_token, "token_type_hint": "refresh_token"}
     answer = fetch_json(endpoint, data=data, headers=client_auth())
     return isinstance(answer, dict) and answer.get("active") is True

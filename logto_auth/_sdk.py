@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pydantic
 from asgiref.sync import async_to_sync, sync_to_async
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
 from logto.LogtoClient import AccessToken, AccessTokenMap
@@ -113,7 +114,7 @@ def _oidc_core() -> OidcCore:
             _core = (metadata, OidcCore(OidcProviderMetadata(**metadata)))
         except pydantic.ValidationError as error:
             raise ProviderError(
-                "The sign-in service sent an incomplete discovery document."
+                _("The sign-in service sent an incomplete discovery document.")
             ) from error
     return _core[1]
 
@@ -136,7 +137,7 @@ class _Client(LogtoClient):  # type: ignore[misc]
         id_token = tokenResponse.id_token
         if id_token is None and self._nonce is not None:
             # The SDK would "succeed" without any identity at all.
-            raise ProviderError("The sign-in service returned no ID token.")
+            raise ProviderError(_("The sign-in service returned no ID token."))
         if id_token is not None:
             claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
             previous = self.storage.get("idToken")
@@ -146,7 +147,10 @@ class _Client(LogtoClient):  # type: ignore[misc]
                     name for name in ("iss", "sub", "aud") if before.get(name) != claims[name]
                 ]
                 if changed:
-                    raise InvalidToken(f"The refreshed ID token has another {', '.join(changed)}.")
+                    raise InvalidToken(
+                        _("The refreshed ID token has another %(claims)s."),
+                        claims=", ".join(changed),
+                    )
             self.storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
             self.storage.set("refreshToken", tokenResponse.refresh_token)
@@ -179,13 +183,15 @@ def _mapped_errors() -> Iterator[None]:
         code = _oauth_error(error)
         logger.warning("Provider refused the request: %s", error)
         if code == "invalid_grant":
-            raise InvalidGrant("The sign-in service no longer honours this sign-in.") from error
+            raise InvalidGrant(_("The sign-in service no longer honours this sign-in.")) from error
         if code == "access_denied":
-            raise AccessDenied(f"The sign-in service refused access ({code}).") from error
+            raise AccessDenied(
+                _("The sign-in service refused access (%(code)s)."), code=code
+            ) from error
         if code in REQUEST_ERRORS or code == "invalid_client":
             # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
             raise _errors.provider_error(code) from error
-        raise ProviderError("The sign-in service refused the request.") from error
+        raise ProviderError(_("The sign-in service refused the request.")) from error
     except LogtoError:
         raise
     except PROVIDER_FAILURES as error:

@@ -30,6 +30,7 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore as Cook
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import ProviderUnavailable
@@ -92,7 +93,7 @@ def _lock_terms(session_key: str) -> tuple[str, str, int, float]:
 
 def _gave_up() -> ProviderUnavailable:
     logger.warning("Gave up waiting for the refresh lock of a session")
-    return ProviderUnavailable("Another request is still renewing your sign-in.")
+    return ProviderUnavailable(_("Another request is still renewing your sign-in."))
 
 
 @contextlib.contextmanager

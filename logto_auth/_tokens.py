@@ -25,6 +25,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth._provider import provider
@@ -49,7 +50,7 @@ def unverified_header(token: str) -> dict[str, Any]:
         # PyJWT's parser, not ours: it turns any input (deep nesting included) into one error.
         header: dict[str, Any] = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
-        raise InvalidToken("The token is malformed.") from error
+        raise InvalidToken(_("The token is malformed.")) from error
     return header
 
 
@@ -80,14 +81,14 @@ def validate_jwt(
     header = unverified_header(token)
     alg = header.get("alg")
     if alg not in cached.signing_algorithms():
-        raise InvalidToken(f"The token's algorithm {alg!r} is not accepted.")
+        raise InvalidToken(_("The token's algorithm %(alg)s is not accepted."), alg=repr(alg))
     if any(name in header for name in FORBIDDEN_HEADERS):
-        raise InvalidToken("The token carries a header we refuse.")
+        raise InvalidToken(_("The token carries a header we refuse."))
     if typ is not None and not _is_typ(header.get("typ"), typ):
-        raise InvalidToken(f"The token's type is not {typ}.")
+        raise InvalidToken(_("The token's type is not %(type)s."), type=typ)
     kid = header.get("kid")
     if not isinstance(kid, str):
-        raise InvalidToken("The token names no key.")
+        raise InvalidToken(_("The token names no key."))
     key = cached.verification_key(kid, alg)
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -99,22 +100,22 @@ def validate_jwt(
             options={"require": list(required), "verify_aud": False},
         )
     except jwt.PyJWTError as error:
-        raise InvalidToken(f"The token is not valid: {error}") from error
+        raise InvalidToken(_("The token is not valid: %(error)s"), error=error) from error
     # PyJWT takes "exp": "1900000000" (it calls int()); the cache and the logout's replay
     # memory add to these times, so anything but a JSON number is refused (RFC 7519 NumericDate).
     for name in ("exp", "iat", "nbf"):
         value = claims.get(name)
         if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InvalidToken(f"The token's {name} is not a number.")
+            raise InvalidToken(_("The token's %(claim)s is not a number."), claim=name)
     aud = claims.get("aud")
     allowed = (audience,) if isinstance(audience, str) else audience
     # One audience only, as a string: a token meant for several parties is not ours alone.
     if not isinstance(aud, str) or aud not in allowed:
-        raise InvalidToken("The token is meant for another audience.")
+        raise InvalidToken(_("The token is meant for another audience."))
     if "sub" in required and (not isinstance(claims.get("sub"), str) or not claims["sub"]):
-        raise InvalidToken("The token has no subject.")
+        raise InvalidToken(_("The token has no subject."))
     if nonce is not None and claims.get("nonce") != nonce:
-        raise InvalidToken("The token's nonce does not match this sign-in.")
+        raise InvalidToken(_("The token's nonce does not match this sign-in."))
     return claims
 
 
@@ -143,13 +144,13 @@ def validate_logout_token(token: str) -> dict[str, Any]:
     )
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
-        raise InvalidToken("The logout token lacks the back-channel logout event.")
+        raise InvalidToken(_("The logout token lacks the back-channel logout event."))
     if "nonce" in claims:
-        raise InvalidToken("A logout token must not carry a nonce.")
+        raise InvalidToken(_("A logout token must not carry a nonce."))
     if not any(isinstance(claims.get(name), str) and claims[name] for name in ("sub", "sid")):
-        raise InvalidToken("The logout token names neither a user (sub) nor a session (sid).")
+        raise InvalidToken(_("The logout token names neither a user (sub) nor a session (sid)."))
     if not isinstance(claims["jti"], str) or not claims["jti"]:
-        raise InvalidToken("The logout token has no jti.")
+        raise InvalidToken(_("The logout token has no jti."))
     return claims
 
 

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from logto_auth.backends import rights_for
 from logto_auth.conf import logto_settings
@@ -42,28 +43,30 @@ class ReadOnlyMixin:
 
 
 class IdentityDisplayMixin:
-    @admin.display(description="Logto roles")
+    @admin.display(description=_("Logto roles"))
     def roles(self, identity: LogtoIdentity) -> str:
         return ", ".join(identity.roles) or "—"
 
-    @admin.display(description="Organizations (roles)")
+    @admin.display(description=_("Organizations (roles)"))
     def organizations(self, identity: LogtoIdentity) -> str:
         memberships = identity.memberships.all()
         return (
             format_html_join(
                 ", ",
                 "{} ({})",
-                ((m.organization_id, ", ".join(m.roles) or "member") for m in memberships),
+                ((m.organization_id, ", ".join(m.roles) or _("member")) for m in memberships),
             )
             or "—"
         )
 
-    @admin.display(description="Logto Console")
+    @admin.display(description=_("Logto Console"))
     def console(self, identity: LogtoIdentity) -> str:
         if not logto_settings.console_url:
-            return "Set LOGTO['CONSOLE_URL'] to link here."
+            return str(_("Set LOGTO['CONSOLE_URL'] to link here."))
         url = f"{logto_settings.console_url}/users/{identity.sub}"
-        return format_html('<a href="{}" target="_blank" rel="noopener">Open in Logto</a>', url)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("Open in Logto")
+        )
 
 
 class LogtoIdentityInline(ReadOnlyMixin, IdentityDisplayMixin, admin.StackedInline):  # type: ignore[type-arg]
@@ -72,7 +75,7 @@ class LogtoIdentityInline(ReadOnlyMixin, IdentityDisplayMixin, admin.StackedInli
     model = LogtoIdentity
     fields = READ_ONLY
     readonly_fields = READ_ONLY
-    verbose_name_plural = "Logto"
+    verbose_name_plural = _("Logto")
 
 
 class PasswordNoticeWidget(ReadOnlyPasswordHashWidget):
@@ -138,12 +141,12 @@ class LogtoUserAdminMixin:
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("logto_identity")  # type: ignore[misc, no-any-return]
 
-    @admin.display(description="Logto sub", ordering="logto_identity__sub")
+    @admin.display(description=_("Logto sub"), ordering="logto_identity__sub")
     def logto_sub(self, user: Any) -> str:
         identity = getattr(user, "logto_identity", None)
         return identity.sub if identity else "—"
 
-    @admin.display(description="Logto roles")
+    @admin.display(description=_("Logto roles"))
     def logto_roles(self, user: Any) -> str:
         identity = getattr(user, "logto_identity", None)
         return ", ".join(identity.roles) if identity and identity.roles else "—"

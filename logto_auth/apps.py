@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 __all__ = ["LogtoAdminConfig", "LogtoAuthConfig"]
 
@@ -12,7 +13,7 @@ class LogtoAuthConfig(AppConfig):
     """The ``logto_auth`` app: registers the system checks and connects the signal receivers."""
 
     name = "logto_auth"
-    verbose_name = "Logto"
+    verbose_name = _("Logto")
     default = True
     default_auto_field = "django.db.models.BigAutoField"
 

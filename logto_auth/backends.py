@@ -20,6 +20,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import AccessDenied
@@ -226,7 +227,7 @@ class LogtoBackend(ModelBackend):
                 identity = LogtoIdentity.for_sub(sub)
                 if identity is not None:
                     return identity, False
-        raise AccessDenied("No username is free for this account; please contact the site.")
+        raise AccessDenied(_("No username is free for this account; please contact the site."))
 
     def create_user(self, claims: dict[str, Any], username: str) -> User:
         """Create the Django user for a new Logto user, with an unusable password."""

@@ -23,6 +23,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
 from logto_auth._bearer import (
@@ -159,7 +160,9 @@ def _active(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def _deny(missing: list[str]) -> None:
     if missing:
-        raise PermissionDenied(f"Missing Logto rights: {', '.join(missing)}")
+        raise PermissionDenied(
+            _("Missing Logto rights: %(rights)s") % {"rights": ", ".join(missing)}
+        )
 
 
 def refusal(error: BearerError) -> JsonResponse:

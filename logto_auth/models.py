@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 __all__ = ["LogtoIdentity", "LogtoMembership", "LogtoSession"]
 
@@ -14,9 +15,9 @@ class LogtoIdentity(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="logto_identity"
     )
-    sub = models.CharField("Logto user ID", max_length=255, unique=True)
+    sub = models.CharField(_("Logto user ID"), max_length=255, unique=True)
     claims = models.JSONField(
-        default=dict, blank=True, help_text="The ID token claims of the last sign-in."
+        default=dict, blank=True, help_text=_("The ID token claims of the last sign-in.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(
@@ -32,19 +33,23 @@ class LogtoIdentity(models.Model):
     last_event_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When Logto created the last webhook event applied to this user; "
-        "older events are ignored.",
+        help_text=_(
+            "When Logto created the last webhook event applied to this user; "
+            "older events are ignored."
+        ),
     )
     last_event_digests = models.JSONField(
         default=list,
         blank=True,
-        help_text="SHA-256 of the body of each webhook event created at last_event_at and "
-        "applied to this user; they are not applied again.",
+        help_text=_(
+            "SHA-256 of the body of each webhook event created at last_event_at and "
+            "applied to this user; they are not applied again."
+        ),
     )
 
     class Meta:
-        verbose_name = "Logto identity"
-        verbose_name_plural = "Logto identities"
+        verbose_name = _("Logto identity")
+        verbose_name_plural = _("Logto identities")
 
     def __str__(self) -> str:
         return self.sub
@@ -79,7 +84,7 @@ class LogtoMembership(models.Model):
     roles = models.JSONField(default=list, blank=True)
 
     class Meta:
-        verbose_name = "Logto organization membership"
+        verbose_name = _("Logto organization membership")
         constraints = [
             models.UniqueConstraint(
                 fields=["identity", "organization_id"], name="logto_auth_unique_membership"
@@ -97,14 +102,14 @@ class LogtoSession(models.Model):
     instance, can end the Django sessions it names.
     """
 
-    sid = models.CharField("Logto session ID", max_length=255, blank=True, db_index=True)
-    sub = models.CharField("Logto user ID", max_length=255, db_index=True)
+    sid = models.CharField(_("Logto session ID"), max_length=255, blank=True, db_index=True)
+    sub = models.CharField(_("Logto user ID"), max_length=255, db_index=True)
     session_key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        verbose_name = "Logto session"
-        verbose_name_plural = "Logto sessions"
+        verbose_name = _("Logto session")
+        verbose_name_plural = _("Logto sessions")
 
     def __str__(self) -> str:
         return f"{self.sub} {self.sid}"

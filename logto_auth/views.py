@@ -56,6 +56,10 @@ PASS_THROUGH: dict[str, re.Pattern[str]] = {
 }
 
 
+# Django's language codes that Logto spells otherwise.
+LOGTO_LOCALES = {"zh-hans": "zh-CN", "zh-hant": "zh-TW"}
+
+
 def safe_next_url(request: HttpRequest) -> str:
     """Return ``next`` when it stays on this site, else ``LOGIN_REDIRECT_URL``."""
     candidate = request.GET.get("next", "").strip()
@@ -74,9 +78,7 @@ def pass_through_params(query: QueryDict) -> dict[str, str]:
         if value is None:
             continue
         if not pattern.fullmatch(value):
-            raise SignInError(
-                _("The sign-in parameter %(name)s has an invalid value.") % {"name": name}
-            )
+            raise SignInError(_("The sign-in parameter %(name)s has an invalid value."), name=name)
         params[name] = value
     return params
 
@@ -110,9 +112,12 @@ class SignInView(LogtoView):
         # else Logto's page detects the browser's language itself.
         language = get_language() if hasattr(request, "LANGUAGE_CODE") else None
         if language and "ui_locales" not in params:
-            # Logto's page in the language of the site (BCP 47: en-us -> en-US).
+            # Logto's page in the language of the site (BCP 47: en-us -> en-US; Logto names
+            # Chinese scripts by region).
             lang, _, region = language.partition("-")
-            params["ui_locales"] = f"{lang}-{region.upper()}" if len(region) == 2 else language
+            params["ui_locales"] = LOGTO_LOCALES.get(language) or (
+                f"{lang}-{region.upper()}" if len(region) == 2 else language
+            )
         url = _flow.begin_sign_in(
             request.session,
             request.build_absolute_uri(reverse("logto_auth:callback")),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.devprovider import DevProvider
 from tests.e2e.conftest import shot, sign_in_at_provider
@@ -81,3 +81,30 @@ def test_a_resource_the_tenant_lacks_shows_the_fix(
     expect(page.locator("#admin-hint")).to_contain_text("manage.py logto_check")
     shot(page, "24-error-invalid-target-with-fix")
     assert not get_user_model().objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("locale", "number", "sign_out", "failed"),
+    [
+        ("de-DE", 30, "Abmelden?", "Anmeldung fehlgeschlagen"),
+        ("ja-JP", 31, "サインアウトしますか？", "サインインに失敗しました"),  # noqa: RUF001
+    ],
+)
+def test_pages_follow_the_browsers_language(
+    browser: Browser, live_server: Any, locale: str, number: int, sign_out: str, failed: str
+) -> None:
+    context = browser.new_context(locale=locale)  # sends Accept-Language
+    page = context.new_page()
+    language = locale.split("-")[0]
+
+    page.goto(f"{live_server.url}/logto/sign-out/")
+    expect(page.get_by_role("heading", name=sign_out)).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    shot(page, f"{number}-sign-out-{language}")
+
+    # A callback without a pending sign-in: the 400 page.
+    page.goto(f"{live_server.url}/logto/callback/?state=x&code=y")
+    expect(page.get_by_role("heading", name=failed)).to_be_visible()
+    expect(page.get_by_text("Sign-in failed")).to_have_count(0)
+    shot(page, f"{number}-error-{language}")
+    context.close()
