@@ -220,6 +220,10 @@ class LogtoBackend(ModelBackend):
             try:
                 with transaction.atomic():
                     user = self.create_user(claims, username)
+                    if hasattr(user, "groups"):
+                        # A user created this instant has no groups: as if prefetched, so
+                        # that the role mapping spares the query.
+                        user._prefetched_objects_cache = {"groups": Group.objects.none()}  # type: ignore[attr-defined]
                     return LogtoIdentity.objects.create(user=user, sub=sub), True
             except IntegrityError:
                 # Either the first sign-ins of one Logto user raced and the other one
