@@ -4,8 +4,8 @@ The only module that imports the ``logto`` SDK.
 
 A client per call, on our storage, over the provider metadata that ``_provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
-anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run through
-``async_to_sync`` from sync code or awaited from async code, and every SDK, aiohttp,
+anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run on the
+process's one SDK event loop (``_LoopThread``) from sync code or awaited from async code, and every SDK, aiohttp,
 PyJWT and pydantic error becomes a ``LogtoError`` by one mapping (``_mapped_errors``).
 The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
 async code), so nothing inside its coroutines touches the database.
@@ -22,11 +22,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pydantic
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
@@ -50,7 +52,7 @@ from logto_auth.exceptions import (
 from logto_auth.storage import DictStorage, SessionStorage
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable, Coroutine, Iterator
 
     from logto.models.response import TokenResponse
 
@@ -139,7 +141,10 @@ class _Client(LogtoClient):  # type: ignore[misc]
             # The SDK would "succeed" without any identity at all.
             raise ProviderError(_("The sign-in service returned no ID token."))
         if id_token is not None:
-            claims = await sync_to_async(validate_id_token)(id_token, nonce=self._nonce)
+            # Not thread-sensitive: no database, and the thread that waits for this loop
+            # may be the one a thread-sensitive call would need.
+            validate = sync_to_async(validate_id_token, thread_sensitive=False)
+            claims = await validate(id_token, nonce=self._nonce)
             previous = self.storage.get("idToken")
             if previous is not None and self._nonce is None:
                 before = unverified_claims(previous)
@@ -198,10 +203,37 @@ def _mapped_errors() -> Iterator[None]:
         raise map_error(error) from error
 
 
+class _LoopThread:
+    """One event loop per process, in a daemon thread, that sync code runs SDK coroutines
+    on: a call makes no thread, no event loop and no executor of its own (``async_to_sync``
+    would make all three each time). Started at the first call, and again after a fork."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever, name="logto-sdk", daemon=True
+                ).start()
+            return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop and wait for it (it bounds its own time)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop()).result()
+
+
+_loop_thread = _LoopThread()
+
+
 def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
     with _mapped_errors():
-        return async_to_sync(_bounded)(call, *args, **kwargs)
+        return _loop_thread.run(_bounded(call, *args, **kwargs))
 
 
 async def _arun(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:

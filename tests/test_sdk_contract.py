@@ -5,6 +5,9 @@ on the shared ``OidcCore``."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import urllib.parse
 from typing import Any
 
@@ -13,7 +16,7 @@ from asgiref.sync import async_to_sync
 from logto.models.response import TokenResponse
 
 from logto_auth import _sdk as sdk
-from logto_auth.exceptions import InvalidToken
+from logto_auth.exceptions import InvalidToken, ProviderUnavailable
 from logto_auth.storage import DictStorage
 from tests import forged
 
@@ -138,3 +141,45 @@ def test_a_token_within_the_margin_of_its_expiry_is_expired_for_the_sdk_and_for_
     # No refresh token: the SDK answers None rather than the stale token.
     assert async_to_sync(sdk._Client(storage).getAccessToken)(API) is None
     assert sdk.stored_access_token(storage, API) is None
+
+
+# The bridge from sync code: one event loop thread per process
+
+
+def where() -> tuple[threading.Thread, asyncio.AbstractEventLoop]:
+    async def here() -> tuple[threading.Thread, asyncio.AbstractEventLoop]:
+        return threading.current_thread(), asyncio.get_running_loop()
+
+    return sdk._run(here)
+
+
+def test_sync_calls_share_one_sdk_loop_and_thread_instead_of_making_their_own() -> None:
+    before = threading.active_count()
+
+    first, second, third = where(), where(), where()
+
+    assert first == second == third
+    assert first[0] is not threading.current_thread()
+    assert first[0].name == "logto-sdk"
+    assert threading.active_count() <= before + 1  # at most the loop's own thread, once
+
+
+def test_a_forked_process_starts_its_own_sdk_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = where()
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a worker forked after a call
+
+    child = where()
+
+    assert child[1] is not parent[1]
+    assert where() == child
+
+
+def test_a_call_on_the_sdk_loop_is_bounded_by_the_timeout(settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.05}
+
+    async def hang() -> None:
+        await asyncio.sleep(5)
+
+    with pytest.raises(ProviderUnavailable):
+        sdk._run(hang)
+    assert where()  # the loop goes on serving
