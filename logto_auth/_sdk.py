@@ -5,8 +5,9 @@ The only module that imports the ``logto`` SDK.
 A client per call, on our storage, over the provider metadata that ``_provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
 anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run on the
-process's one SDK event loop (``_LoopThread``) from sync code or awaited from async code, and every SDK, aiohttp,
-PyJWT and pydantic error becomes a ``LogtoError`` by one mapping (``_mapped_errors``).
+process's one SDK event loop (``_LoopThread``) from sync code or awaited from async
+code, and every SDK, aiohttp, PyJWT and pydantic error becomes a ``LogtoError`` by one
+mapping (``_mapped_errors``).
 The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
 async code), so nothing inside its coroutines touches the database.
 

@@ -1,25 +1,12 @@
 """Deprecated: the access-token decorator and mixin moved. Import from the new modules named
 below; this path goes in the next minor release."""
 
-from __future__ import annotations
+from logto_auth import _moved
 
-import importlib
-import warnings
-from typing import Any
-
-_MOVED = {
-    "logto_token_required": "logto_auth.decorators",
-    "LogtoTokenRequiredMixin": "logto_auth.mixins",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    new = _MOVED[name]
-    warnings.warn(
-        f"{__name__}.{name} is deprecated; import it from {new}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(new), name)
+__getattr__ = _moved(
+    __name__,
+    {
+        "logto_token_required": "logto_auth.decorators",
+        "LogtoTokenRequiredMixin": "logto_auth.mixins",
+    },
+)

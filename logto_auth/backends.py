@@ -1,10 +1,6 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
-rights its roles give.
-
-Which rights a Logto user's roles give is set by ``LOGTO['ROLES']``,
-``LOGTO['ORGANIZATION_ROLES']`` and ``LOGTO['ROLE_GROUPS_PREFIX']``: ``rights_for`` is pure
-computation, no database; ``LogtoBackend`` applies the result.
-"""
+rights its roles give (``LOGTO['ROLES']`` and friends, computed by ``_tokens``), written
+only when something changed."""
 
 from __future__ import annotations
 
@@ -12,7 +8,6 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_backends, get_user_model
@@ -22,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from logto_auth._tokens import FLAGS, Rights, organization_roles_of, rights_for, roles_of
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import AccessDenied
 from logto_auth.models import LogtoIdentity, LogtoMembership
@@ -33,101 +29,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.http import HttpRequest
 
-__all__ = [
-    "LogtoBackend",
-    "Rights",
-    "logto_backend",
-    "organization_roles_of",
-    "rights_for",
-    "roles_of",
-]
+__all__ = ["LogtoBackend", "logto_backend"]
 
 logger = logging.getLogger(__name__)
-
-
-FLAGS = ("is_staff", "is_superuser")
-GROUP_NAME_MAX = 150  # django.contrib.auth.models.Group.name
-
-
-@dataclass
-class Rights:
-    """The flags and groups a user should have, among those the mapping manages."""
-
-    flags: dict[str, bool] = field(default_factory=dict)
-    groups: set[str] = field(default_factory=set)
-    managed_groups: set[str] = field(default_factory=set)
-    group_prefix: str | None = None
-
-    def manages(self, group: str) -> bool:
-        prefix = self.group_prefix
-        return group in self.managed_groups or bool(prefix and group.startswith(prefix))
-
-
-def roles_of(claims: dict[str, Any]) -> list[str] | None:
-    """Return the ``roles`` claim, or ``None`` when it is absent or not a list of names."""
-    value = claims.get("roles")
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
-        logger.warning("Ignoring a malformed roles claim for %s: %r", claims.get("sub"), value)
-        return None
-    return value
-
-
-def organization_roles_of(claims: dict[str, Any]) -> dict[str, set[str]]:
-    """Return ``{organization id: {role, ...}}`` from ``organizations``/``organization_roles``."""
-    memberships: dict[str, set[str]] = {}
-    organizations = claims.get("organizations")
-    if isinstance(organizations, list):
-        for organization in organizations:
-            if isinstance(organization, str):
-                memberships.setdefault(organization, set())
-    values = claims.get("organization_roles")
-    for value in values if isinstance(values, list) else []:
-        organization, colon, role = value.partition(":") if isinstance(value, str) else ("", "", "")
-        if colon and organization and role:
-            memberships.setdefault(organization, set()).add(role)
-        else:
-            logger.warning(
-                "Ignoring a malformed organization role for %s: %r", claims.get("sub"), value
-            )
-    return memberships
-
-
-def rights_for(roles: list[str], organization_roles: dict[str, set[str]]) -> Rights:
-    """Return the rights that ``roles`` and ``organization_roles`` give."""
-    mapping = logto_settings.roles
-    organization_mapping = logto_settings.organization_roles
-    everything = [*mapping.values(), *organization_mapping.values()]
-    rights = Rights(
-        flags={flag: False for flag in FLAGS if any(flag in r for r in everything)},
-        managed_groups={group for r in everything for group in r.get("groups", [])},
-        group_prefix=logto_settings.role_groups_prefix,
-    )
-    granted = [mapping[role] for role in roles if role in mapping]
-    for organization, names in organization_roles.items():
-        for role in names:
-            for key in (f"{organization}:{role}", f"*:{role}"):
-                if key in organization_mapping:
-                    granted.append(organization_mapping[key])
-    for grant in granted:
-        for flag in rights.flags:
-            rights.flags[flag] = rights.flags[flag] or bool(grant.get(flag))
-        rights.groups.update(grant.get("groups", []))
-    if rights.group_prefix:
-        for role in roles:
-            name = rights.group_prefix + role
-            if len(name) <= GROUP_NAME_MAX:
-                rights.groups.add(name)
-            else:
-                logger.warning("Role %r is too long for a group name; no group mirrors it", role)
-    return rights
-
-
-# Claims that change with every token without saying anything new about the user.
-VOLATILE_CLAIMS = frozenset(
-    {"iat", "exp", "nbf", "auth_time", "at_hash", "c_hash", "nonce", "jti", "sid"}
-)
 
 
 class LogtoBackend(ModelBackend):
@@ -139,6 +43,12 @@ class LogtoBackend(ModelBackend):
 
     create_unknown_user = True
     """Create a Django user the first time a Logto user signs in (default ``True``)."""
+
+    volatile_claims = frozenset(
+        {"iat", "exp", "nbf", "auth_time", "at_hash", "c_hash", "nonce", "jti", "sid"}
+    )
+    """Claims that change with every token without saying anything new about the user:
+    ``claims_digest`` leaves them out."""
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None
@@ -187,12 +97,12 @@ class LogtoBackend(ModelBackend):
         """Return what ``sync_user`` compares to tell whether anything changed.
 
         By default, a SHA-256 of the claims less those that change with every token
-        (``VOLATILE_CLAIMS``); of ``LOGTO['ROLES']``, ``ORGANIZATION_ROLES`` and
+        (``volatile_claims``); of ``LOGTO['ROLES']``, ``ORGANIZATION_ROLES`` and
         ``ROLE_GROUPS_PREFIX``; of this backend's class; and of the user's name, email and
         flags as they are: a new mapping, a new backend or an edit of the user in Django
         is set right at the user's next sign-in or refresh, as a change at Logto is.
         """
-        stable = {name: value for name, value in claims.items() if name not in VOLATILE_CLAIMS}
+        stable = {name: value for name, value in claims.items() if name not in self.volatile_claims}
         fields = ["first_name", "last_name", user.get_email_field_name(), *FLAGS]
         text = json.dumps(
             [

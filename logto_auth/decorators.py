@@ -31,7 +31,7 @@ from logto_auth._bearer import (
     authorize,
     user_for,
 )
-from logto_auth.backends import organization_roles_of, roles_of
+from logto_auth._tokens import organization_roles_of, roles_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

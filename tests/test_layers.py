@@ -22,12 +22,12 @@ PACKAGE = ROOT / "logto_auth"
 FLOORS = [
     {"conf", "exceptions", "models"},
     {"_sessions", "signals", "_http", "_errors"},
-    {"storage", "_provider", "backends"},
-    {"_tokens", "checks"},
-    {"_sdk", "_bearer", "_notifications", "_preflight"},
-    {"_renewal", "_flow", "decorators"},
-    {"_context", "drf", "views", "mixins"},
-    {"middleware", "sites", "urls", "admin", "apps"},
+    {"storage", "_provider"},
+    {"_tokens"},
+    {"backends", "_sdk", "_preflight"},
+    {"_bearer", "_notifications", "_renewal", "_flow", "checks"},
+    {"_context", "decorators", "drf", "views"},
+    {"mixins", "middleware", "sites", "urls", "admin", "apps"},
 ]
 # Deprecated paths kept for one release: they import their targets only when an old name
 # is looked up (module ``__getattr__``), so they are no part of the map.

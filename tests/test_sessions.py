@@ -32,10 +32,11 @@ def test_refresh_lock_held_elsewhere_gives_up_with_503(settings: Any) -> None:
 
 
 def test_refresh_lock_is_per_session_and_released_after_use() -> None:
-    with refresh_lock("session-1"), refresh_lock("session-2"):
-        pass
-    with refresh_lock("session-1"):
-        pass
+    with refresh_lock("session-1") as first, refresh_lock("session-2") as second:
+        assert first()
+        assert second()
+    with refresh_lock("session-1") as again:
+        assert again()
 
 
 def indexed(sid: str, sub: str) -> str:
