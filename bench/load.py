@@ -1,9 +1,11 @@
-"""Load test: two instances of the demo behind nginx, django-logto and mozilla-django-oidc.
+"""Load test: two instances of the demo behind nginx, django-logto, mozilla-django-oidc and
+bare Django (its own password login, no relying party: the floor).
 
 nginx (round robin) in front of gunicorn (WSGI, 2 workers) and uvicorn (ASGI), sharing a
 throwaway PostgreSQL database and a Redis database, against the dev provider; locust
 (``bench/locustfile.py``, in ``.venv-load``) plays closed-loop users at each step. The
-same scenario runs with django-logto, then mozilla-django-oidc, as the relying party.
+same scenario runs with django-logto, then mozilla-django-oidc, as the relying party, then
+with bare Django (session + authentication middleware, Django's login; no API call).
 
 Per step: sign-ins and signed-in requests per second, p50/p95/p99 of signed-in requests,
 errors, and per sign-in and per signed-in request the provider calls, PostgreSQL queries
@@ -45,8 +47,13 @@ from tests.e2e.test_servers import manage, run_server  # noqa: E402
 from tests.services import REDIS, free_port, throwaway_database  # noqa: E402
 
 LOAD_VENV = ROOT / ".venv-load"
+# The bare floor's user, with the password bench/locustfile.py signs in with.
+BARE_USER = (
+    "from django.contrib.auth import get_user_model; "
+    "get_user_model().objects.create_user('bare-alice', password='bare-alice-password')"
+)
 LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"
-RPS = ("logto", "mozilla")
+RPS = ("logto", "mozilla", "bare")
 POOL = {"gunicorn": 2, "uvicorn": 10}  # psycopg pool size per process (sync worker: 1 at once)
 NGINX_CONF = """
 daemon off;
@@ -247,6 +254,7 @@ def stack(workdir: Path) -> Iterator[Stack]:
         )
         try:
             manage(running.env("logto", "gunicorn"), "migrate", "--noinput", "-v", "0")
+            manage(running.env("bare", "gunicorn"), "shell", "-c", BARE_USER)
             yield running
         finally:
             running.stop()
@@ -323,6 +331,12 @@ def per(result: dict[str, Any], kinds: tuple[str, ...], cost: str) -> float:
     return total / count if count else 0.0
 
 
+def page_rate(result: dict[str, Any]) -> float:
+    """Signed-in pages per second over the step (API calls left out: the floor has none)."""
+    seconds: float = result["seconds"]
+    return float(result["requests"].get("page", 0)) / max(seconds, 1e-9)
+
+
 def errors(result: dict[str, Any]) -> int:
     return sum(result["errors"].values())
 
@@ -352,7 +366,7 @@ def number(value: float) -> str:
 
 def report(results: dict[str, Any]) -> list[str]:
     """The load tables, in Markdown."""
-    names = {"logto": "django-logto", "mozilla": "mozilla-django-oidc"}
+    names = {"logto": "django-logto", "mozilla": "mozilla-django-oidc", "bare": "bare Django"}
     lines = [
         f"Closed loop, {results['seconds']:g} s a step; a flow = sign-in, {results['pages']} "
         "signed-in pages, 1 API call with a bearer token, sign-out. nginx round robin to "
@@ -391,7 +405,7 @@ def report(results: dict[str, Any]) -> list[str]:
             cells.append(
                 f"{theirs[key] / ours[key]:.2f}x" if ours[key] else f"{number(theirs[key])} vs 0"
             )
-        kinds = [results[rp][users_index]["by_kind"] for rp in RPS]
+        kinds = [results[rp][users_index]["by_kind"] for rp in ("logto", "mozilla")]
         for kind in ("sign-in", "page", "api"):
             ours_p50, theirs_p50 = (by_kind.get(kind, {}).get("p50", 0) for by_kind in kinds)
             cells.append(f"{theirs_p50 / ours_p50:.2f}x" if ours_p50 else "n/a")
@@ -409,6 +423,27 @@ def report(results: dict[str, Any]) -> list[str]:
             "p50 API",
         ],
         ratio_rows,
+    )
+    lines += ["", "django-logto against bare Django, the floor (ratio = ours / bare):", ""]
+    floor_rows = []
+    for users_index, users in enumerate(results["steps"]):
+        ours, bare = results["logto"][users_index], results["bare"][users_index]
+        cells = [
+            f"{page_rate(ours) / page_rate(bare):.2f}x" if page_rate(bare) else "n/a",
+            *(
+                f"{bare['by_kind']['page'][q] / ours['by_kind']['page'][q]:.2f}x"
+                if ours["by_kind"].get("page", {}).get(q)
+                else "n/a"
+                for q in ("p50", "p95")
+            ),
+            f"{ours['sign_ins_per_s'] / bare['sign_ins_per_s']:.2f}x"
+            if bare["sign_ins_per_s"]
+            else "n/a",
+        ]
+        floor_rows.append([users, *cells])
+    lines += markdown_table(
+        ["users", "pages/s", "page speed p50 (bare ÷ ours time)", "p95", "sign-ins/s"],
+        floor_rows,
     )
     lines += ["", "Latency by request (p50 / p95 ms):", ""]
     kind_rows = []

@@ -45,7 +45,15 @@ PATHS: dict[str, dict[str, Any]] = {
         "api": "/bench/mozilla-drf/",
         "sign_out": "/oidc/logout/",
     },
+    # Django alone: its password login, the same "who am I" page twice, no API.
+    "bare": {
+        "sign_in": "/bench/bare-sign-in/",
+        "pages": ("/bench/mozilla-claims/", "/bench/mozilla-claims/"),
+        "api": None,
+        "sign_out": "/bench/bare-sign-out/",
+    },
 }
+BARE_USER = {"username": "bare-alice", "password": "bare-alice-password"}
 
 
 class Results:
@@ -106,8 +114,9 @@ class Browser(HttpUser):  # type: ignore[misc]
                 page = self.paths["pages"][number % 2]
                 answer = self.expect("GET", page, "page", 200)
                 token = answer.json().get("access_token", token) if answer.ok else token
-            headers = {"Authorization": f"Bearer {token}"}
-            self.expect("GET", self.paths["api"], "api", 200, headers=headers)
+            if self.paths["api"]:
+                headers = {"Authorization": f"Bearer {token}"}
+                self.expect("GET", self.paths["api"], "api", 200, headers=headers)
             self.sign_out(at_provider)
             results.flows += 1
         except Exception as error:  # one broken flow is an error, not the end of the user
@@ -116,6 +125,11 @@ class Browser(HttpUser):  # type: ignore[misc]
             at_provider.close()
 
     def sign_in(self, at_provider: requests.Session) -> None:
+        if CONFIG["rp"] == "bare":  # two requests, as the others: the form, then the post
+            self.expect("GET", self.paths["sign_in"], "sign-in", 200)
+            csrf = {"X-CSRFToken": self.client.cookies.get("csrftoken", "")}
+            self.expect("POST", self.paths["sign_in"], "sign-in", 302, data=BARE_USER, headers=csrf)
+            return
         start = self.expect("GET", self.paths["sign_in"], "sign-in", 302)
         back = self.provider.authorize(start.headers["Location"], "alice", http=at_provider)
         callback = back.removeprefix(self.host)

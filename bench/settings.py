@@ -1,6 +1,8 @@
 """The demo's settings for the load test (``bench/load.py``): the bench's views and a
 middleware that reports what each request costs; with ``BENCH_RP=mozilla``,
-mozilla-django-oidc as the relying party instead of django-logto."""
+mozilla-django-oidc as the relying party instead of django-logto; with ``BENCH_RP=bare``,
+no relying party at all: Django's session and authentication middleware and its own
+password login (the floor both are measured against)."""
 
 import os
 
@@ -19,4 +21,11 @@ if os.environ.get("BENCH_RP") == "mozilla":
     # Its own stack: without LogtoMiddleware, which would find no Logto session anyway.
     MIDDLEWARE = [name for name in MIDDLEWARE if name != "logto_auth.middleware.LogtoMiddleware"]
     OIDC_STORE_ACCESS_TOKEN = True  # the bench's client reads it to call the API
+    SILENCED_SYSTEM_CHECKS = ["logto_auth.E005", "logto_auth.E007"]
+
+if os.environ.get("BENCH_RP") == "bare":
+    MIDDLEWARE = [name for name in MIDDLEWARE if name != "logto_auth.middleware.LogtoMiddleware"]
+    AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    # Django's login with a cheap hasher: the floor measures the stack, not PBKDF2.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     SILENCED_SYSTEM_CHECKS = ["logto_auth.E005", "logto_auth.E007"]

@@ -1,13 +1,17 @@
-"""The demo's URLs plus mozilla-django-oidc's, so both can run side by side, and the small
-pages the load test's users ask for (the same two for each relying party: one that reads
-who the user is, one that reads an access token for the API)."""
+"""The demo's URLs plus mozilla-django-oidc's, so both can run side by side, Django's own
+password login for the bare floor, and the small pages the load test's users ask for (the
+same two for each relying party: one that reads who the user is, one that reads an access
+token for the API; the bare floor has no token and reads who the user is twice)."""
 
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth import authenticate, login
+from django.contrib.auth.views import LogoutView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_protect
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -68,8 +72,25 @@ def mozilla_token(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"access_token": token})
 
 
+@csrf_protect
+def bare_sign_in(request: HttpRequest) -> HttpResponse:
+    """Django's own password login (the bare floor): GET sets the CSRF cookie, POST signs in."""
+    if request.method == "POST":
+        user = authenticate(
+            request, username=request.POST.get("username"), password=request.POST.get("password")
+        )
+        if user is None:
+            return JsonResponse(UNAUTHORIZED, status=401)
+        login(request, user)
+        return HttpResponseRedirect("/")
+    get_token(request)
+    return JsonResponse({"sign_in": "post username and password"})
+
+
 urlpatterns = [
     *demo,
+    path("bench/bare-sign-in/", bare_sign_in),
+    path("bench/bare-sign-out/", LogoutView.as_view(next_page="/")),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("bench/mozilla-drf/", MozillaMeView.as_view()),
     path("bench/claims/", logto_claims),

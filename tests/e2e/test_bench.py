@@ -68,7 +68,7 @@ def test_load_without_errors_and_with_the_expected_provider_calls(
 ) -> None:
     _, figures = short_report
 
-    for rp in ("logto", "mozilla"):
+    for rp in ("logto", "mozilla", "bare"):
         for step in figures["load"][rp]:
             assert step["errors"] == {}, (rp, step["errors"])
             assert step["flows"] > 0
