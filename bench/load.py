@@ -254,7 +254,7 @@ def stack(workdir: Path) -> Iterator[Stack]:
         )
         try:
             manage(running.env("logto", "gunicorn"), "migrate", "--noinput", "-v", "0")
-            manage(running.env("bare", "gunicorn"), "shell", "-c", BARE_USER)
+            manage(running.env("bare", "gunicorn"), "shell", "-v", "0", "-c", BARE_USER)
             yield running
         finally:
             running.stop()

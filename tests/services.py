@@ -4,6 +4,7 @@ how to tell they are up, a database of one's own."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import socket
@@ -14,12 +15,13 @@ import pytest
 import redis
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-# A database number of its own for each run and each of its xdist workers, so that runs and
-# workers side by side never flush each other's keys.
+# A database number of its own for each xdist worker, so that one worker's flush never wipes
+# another's sessions: a base shared by the workers of a run (xdist's run id), plus the
+# worker's number. Runs side by side most likely get other bases.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or secrets.token_hex(8)
+_BASE = int(hashlib.sha256(_RUN.encode()).hexdigest(), 16) % 15
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-REDIS = os.environ.get(
-    "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{(secrets.randbelow(15) + _WORKER) % 15 + 1}"
-)
+REDIS = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{(_BASE + _WORKER) % 15 + 1}")
 
 
 def free_port() -> int:
