@@ -13,7 +13,8 @@ and Redis commands the servers made (counted per request by ``bench/counting.py`
 checked against the provider's counters, ``pg_stat_database`` and Redis ``INFO``), the
 workers' memory, and what is left in the session index and the replay memory.
 
-Usage: .venv/bin/python bench/load.py [USERS ...] [--seconds 20] [--pages 20]
+Usage: .venv/bin/python bench/load.py [USERS ...] [--seconds 20] [--pages 20] [--runs 3]
+       [--json figures.json] [--chart docs/load.svg]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -299,16 +301,20 @@ def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dic
 
 
 def run(
-    steps: tuple[int, ...] = (10, 50, 100), seconds: float = 20, pages: int = 20
+    steps: tuple[int, ...] = (10, 50, 100),
+    seconds: float = 20,
+    pages: int = 20,
+    order: tuple[str, ...] = RPS,
 ) -> dict[str, Any]:
-    """Every step for each relying party, on one stack; the figures by relying party."""
+    """Every step for each relying party (in ``order``), on one stack; the figures by
+    relying party."""
     load_python()
     results: dict[str, Any] = {"steps": list(steps), "seconds": seconds, "pages": pages}
     with (
         tempfile.TemporaryDirectory(prefix="logto-load-") as directory,
         stack(Path(directory)) as running,
     ):
-        for rp in RPS:
+        for rp in order:
             running.start(rp)
             step(running, rp, 2, min(2, seconds), 2)  # warm-up: metadata, keys, imports
             results[rp] = [step(running, rp, users, seconds, pages) for users in steps]
@@ -329,12 +335,6 @@ def per(result: dict[str, Any], kinds: tuple[str, ...], cost: str) -> float:
     if kinds == ("sign-in",):
         count //= 2
     return total / count if count else 0.0
-
-
-def page_rate(result: dict[str, Any]) -> float:
-    """Signed-in pages per second over the step (API calls left out: the floor has none)."""
-    seconds: float = result["seconds"]
-    return float(result["requests"].get("page", 0)) / max(seconds, 1e-9)
 
 
 def errors(result: dict[str, Any]) -> int:
@@ -429,7 +429,7 @@ def report(results: dict[str, Any]) -> list[str]:
     for users_index, users in enumerate(results["steps"]):
         ours, bare = results["logto"][users_index], results["bare"][users_index]
         cells = [
-            f"{page_rate(ours) / page_rate(bare):.2f}x" if page_rate(bare) else "n/a",
+            f"{rate(ours, 'page') / rate(bare, 'page'):.2f}x" if rate(bare, "page") else "n/a",
             *(
                 f"{bare['by_kind']['page'][q] / ours['by_kind']['page'][q]:.2f}x"
                 if ours["by_kind"].get("page", {}).get(q)
@@ -522,14 +522,74 @@ def report(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def rate(result: dict[str, Any], kind: str) -> float:
+    """Requests of ``kind`` per second over the step."""
+    seconds: float = result["seconds"]
+    return float(result["requests"].get(kind, 0)) / max(seconds, 1e-9)
+
+
+def summary(runs: list[dict[str, Any]]) -> list[str]:
+    """The ratios the performance goals name, each the median over the runs."""
+
+    def median(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}x" if values else "n/a"
+
+    rows = []
+    for index, users in enumerate(runs[0]["steps"]):
+        ours = [run["logto"][index] for run in runs]
+        mozilla = [run["mozilla"][index] for run in runs]
+        bare = [run["bare"][index] for run in runs]
+        pairs = list(zip(ours, mozilla, bare, strict=True))
+        rows.append(
+            [
+                users,
+                median([o["sign_ins_per_s"] / m["sign_ins_per_s"] for o, m, _ in pairs]),
+                median([rate(o, "page") / rate(m, "page") for o, m, _ in pairs]),
+                median([rate(o, "page") / rate(b, "page") for o, _, b in pairs]),
+                median([rate(o, "api") / rate(m, "api") for o, m, _ in pairs]),
+                sum(errors(result) for trio in pairs for result in trio),
+            ]
+        )
+    return [
+        f"Median over {len(runs)} run(s), relying parties interleaved (ratio = ours / theirs):",
+        "",
+        *markdown_table(
+            [
+                "users",
+                "sign-ins vs mozilla (goal >= 1.0)",
+                "pages vs mozilla (>= 1.0)",
+                "pages vs bare Django (>= 0.95)",
+                "bearer API vs mozilla (>= 1.5)",
+                "errors",
+            ],
+            rows,
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("users", nargs="*", type=int, default=[10, 50, 100])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=1, help="runs, each in another order")
+    parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--chart", type=Path, help="draw them here (SVG, bench/chart.py)")
     arguments = parser.parse_args()
-    results = run(tuple(arguments.users), arguments.seconds, arguments.pages)
-    print("\n".join(report(results)))
+    runs = []
+    for number in range(arguments.runs):
+        order = RPS[number % len(RPS) :] + RPS[: number % len(RPS)]  # each leads in turn
+        runs.append(run(tuple(arguments.users), arguments.seconds, arguments.pages, order))
+        print(f"## Run {number + 1} ({', '.join(order)})\n")
+        print("\n".join(report(runs[-1])) + "\n")
+    print("\n".join(summary(runs)))
+    if arguments.json:
+        arguments.json.write_text(json.dumps({"runs": runs}, indent=1))
+    if arguments.chart:
+        figures = arguments.json or Path(tempfile.mkstemp(suffix=".json")[1])
+        figures.write_text(json.dumps({"runs": runs}))
+        chart = [str(load_python()), str(ROOT / "bench" / "chart.py"), str(figures)]
+        subprocess.run([*chart, str(arguments.chart)], check=True)
 
 
 if __name__ == "__main__":
