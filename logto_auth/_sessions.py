@@ -138,10 +138,8 @@ async def arefresh_lock(session_key: str) -> AsyncIterator[Callable[[], Awaitabl
     try:
         yield held
     finally:
-        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
-            await sync_to_async(_release)(key, token, safe_until)  # no async script client
-        elif time.monotonic() < safe_until and await cache.aget(key) == token:
-            await cache.adelete(key)
+        # One release for both (Redis has no async script client); a refresh is rare.
+        await sync_to_async(_release)(key, token, safe_until)
 
 
 def _release(key: str, token: str, safe_until: float) -> None:

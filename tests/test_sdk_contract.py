@@ -6,6 +6,7 @@ on the shared ``OidcCore``."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import threading
 import urllib.parse
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from logto import LogtoClient
 from logto.models.response import TokenResponse
 
 from logto_auth import _sdk as sdk
@@ -57,11 +59,12 @@ def signed_in_callback(storage: DictStorage) -> str:
     return f"{CALLBACK}?code=code-1&state={state}"
 
 
-def test_private_members_relied_on_are_these() -> None:
-    assert set(sdk.SDK_PRIVATE) == {
-        "LogtoClient._handleTokenResponse",
-        "storage key accessTokenMap",
-    }
+def test_the_private_hook_relied_on_has_the_shape_we_override() -> None:
+    hook = LogtoClient._handleTokenResponse
+
+    assert "LogtoClient._handleTokenResponse" in sdk.SDK_PRIVATE
+    assert inspect.iscoroutinefunction(hook)
+    assert list(inspect.signature(hook).parameters) == ["self", "resource", "tokenResponse"]
 
 
 def test_code_exchange_hands_the_token_response_to_handle_token_response(
