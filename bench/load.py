@@ -56,6 +56,7 @@ BARE_USER = (
 )
 LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"
 RPS = ("logto", "mozilla", "bare")
+RSS_EVERY = 10  # seconds between memory samples in a soak
 POOL = {"gunicorn": 2, "uvicorn": 10}  # psycopg pool size per process (sync worker: 1 at once)
 NGINX_CONF = """
 daemon off;
@@ -201,6 +202,9 @@ class Stack:
         named = {f"gunicorn worker {n}": pid for n, pid in enumerate(sorted(gunicorn), 1)}
         return {**named, "uvicorn": self.servers["uvicorn"].pid}
 
+    def snapshot_rss(self) -> dict[str, float]:
+        return {name: rss_mb(pid) for name, pid in self.workers().items()}
+
     def snapshot(self) -> dict[str, Any]:
         """Server-wide counters, read before and after a step."""
         database = self.database_url.rsplit("/", 1)[1]
@@ -227,7 +231,7 @@ class Stack:
             "redis_keys": client.dbsize(),
             "replay_keys": len(replay),
             "replay_ttl_max": max(replay, default=0),
-            "rss": {name: rss_mb(pid) for name, pid in self.workers().items()},
+            "rss": self.snapshot_rss(),
         }
 
 
@@ -266,8 +270,11 @@ def stack(workdir: Path) -> Iterator[Stack]:
             redis.Redis.from_url(REDIS).flushdb()
 
 
-def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dict[str, Any]:
-    """One closed-loop step of ``users`` users for ``seconds``; its figures."""
+def step(
+    running: Stack, rp: str, users: int, seconds: float, pages: int, mode: str = "phases"
+) -> dict[str, Any]:
+    """One step of ``users`` users (``mode``: ``phases`` or ``flow``, bench/locustfile.py),
+    each window ``seconds`` long; its figures, the workers' memory sampled every few seconds."""
     config = {
         "host": running.origin,
         "provider": running.provider.url,
@@ -275,18 +282,29 @@ def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dic
         "users": users,
         "duration": seconds,
         "pages": pages,
+        "mode": mode,
     }
     before = running.snapshot()
-    done = subprocess.run(
-        [str(load_python()), str(ROOT / "bench" / "locustfile.py"), json.dumps(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 300,
-    )
-    if done.returncode:
-        raise RuntimeError(f"locust failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rss: list[dict[str, float]] = [before["rss"]]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        driver = subprocess.Popen(
+            [str(load_python()), str(ROOT / "bench" / "locustfile.py"), json.dumps(config)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        deadline = time.monotonic() + 4 * seconds + 900
+        while driver.poll() is None:
+            if time.monotonic() > deadline:
+                driver.kill()
+            time.sleep(RSS_EVERY if mode == "flow" else 1)
+            rss.append(running.snapshot_rss())
+        out.seek(0)
+        err.seek(0)
+        if driver.returncode:
+            raise RuntimeError(f"locust failed:\n{err.read()[-3000:]}")
+        result: dict[str, Any] = json.loads(out.read().strip().splitlines()[-1])
     time.sleep(1.5)  # PostgreSQL publishes a backend's counts within a second
     after = running.snapshot()
     result["server"] = {
@@ -297,6 +315,7 @@ def step(running: Stack, rp: str, users: int, seconds: float, pages: int) -> dic
         key: after[key] for key in ("logto_sessions", "redis_keys", "replay_keys", "replay_ttl_max")
     }
     result["rss_before"], result["rss_after"] = before["rss"], after["rss"]
+    result["rss_peak"] = {name: max(sample.get(name, 0) for sample in rss) for name in after["rss"]}
     return result
 
 
@@ -322,41 +341,58 @@ def run(
     return results
 
 
+def soak(users: int, seconds: float, pages: int, rps: tuple[str, ...]) -> dict[str, Any]:
+    """``users`` users in closed-loop flows for ``seconds`` per relying party: errors and
+    each server's memory before, at its peak during, and after."""
+    load_python()
+    results: dict[str, Any] = {"users": users, "seconds": seconds, "pages": pages}
+    with (
+        tempfile.TemporaryDirectory(prefix="logto-soak-") as directory,
+        stack(Path(directory)) as running,
+    ):
+        for rp in rps:
+            running.start(rp)
+            step(running, rp, 2, 2, 2, mode="flow")  # warm-up: metadata, keys, imports
+            results[rp] = step(running, rp, users, seconds, pages, mode="flow")
+    return results
+
+
 def max_connections(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SHOW max_connections").fetchone()
     return int(row[0]) if row else 0
 
 
-def per(result: dict[str, Any], kinds: tuple[str, ...], cost: str) -> float:
-    """``cost`` per request of ``kinds`` (sign-in counts its two requests as one)."""
-    total = sum(result["costs"].get(kind, {}).get(cost, 0) for kind in kinds)
-    count = sum(result["requests"].get(kind, 0) for kind in kinds)
-    if kinds == ("sign-in",):
-        count //= 2
-    return total / count if count else 0.0
+def per(result: dict[str, Any], kind: str, cost: str) -> float:
+    """``cost`` per request of ``kind`` (per completed sign-in: its two requests)."""
+    total = result["costs"].get(kind, {}).get(cost, 0)
+    count = result["sign_ins"] if kind == "sign-in" else result["requests"].get(kind, 0)
+    return float(total) / count if count else 0.0
 
 
 def errors(result: dict[str, Any]) -> int:
     return sum(result["errors"].values())
 
 
+def rate(result: dict[str, Any], kind: str) -> float:
+    """Requests of ``kind`` per second in its window (sign-ins: completed sign-ins)."""
+    return float(result["per_s"].get(kind, 0.0))
+
+
 def figures(result: dict[str, Any]) -> dict[str, float]:
-    signed_in = ("page", "api")
     return {
-        "sign-ins/s": result["sign_ins_per_s"],
-        "signed-in req/s": result["signed_in_per_s"],
-        "p50 ms": result["p50"],
-        "p95 ms": result["p95"],
-        "p99 ms": result["p99"],
+        "sign-ins/s": rate(result, "sign-in"),
+        "pages/s": rate(result, "page"),
+        "API req/s": rate(result, "api"),
         "errors": errors(result),
-        "provider/sign-in": per(result, ("sign-in",), "provider"),
-        "provider/page": per(result, ("page",), "provider"),
-        "provider/API req": per(result, ("api",), "provider"),
-        "queries/sign-in": per(result, ("sign-in",), "queries"),
-        "queries/req": per(result, signed_in, "queries"),
-        "redis/sign-in": per(result, ("sign-in",), "redis"),
-        "redis/req": per(result, signed_in, "redis"),
+        "provider/sign-in": per(result, "sign-in", "provider"),
+        "provider/page": per(result, "page", "provider"),
+        "provider/API req": per(result, "api", "provider"),
+        "queries/sign-in": per(result, "sign-in", "queries"),
+        "queries/page": per(result, "page", "queries"),
+        "queries/API req": per(result, "api", "queries"),
+        "redis/sign-in": per(result, "sign-in", "redis"),
+        "redis/page": per(result, "page", "redis"),
     }
 
 
@@ -364,190 +400,154 @@ def number(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
 
 
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs else "n/a"
+
+
+NAMES = {"logto": "django-logto", "mozilla": "mozilla-django-oidc", "bare": "bare Django"}
+
+
 def report(results: dict[str, Any]) -> list[str]:
     """The load tables, in Markdown."""
-    names = {"logto": "django-logto", "mozilla": "mozilla-django-oidc", "bare": "bare Django"}
     lines = [
-        f"Closed loop, {results['seconds']:g} s a step; a flow = sign-in, {results['pages']} "
-        "signed-in pages, 1 API call with a bearer token, sign-out. nginx round robin to "
-        "gunicorn (2 sync workers) and uvicorn; PostgreSQL (psycopg pool: "
+        f"Closed loop, one {results['seconds']:g} s window per kind of request (sign-ins, "
+        "then signed-in pages, then bearer API calls; `bench/locustfile.py`). nginx round "
+        "robin to gunicorn (2 sync workers) and uvicorn; PostgreSQL (psycopg pool: "
         f"{POOL['gunicorn']} per gunicorn worker, {POOL['uvicorn']} for uvicorn; "
         f"max_connections {results['max_connections']}) and Redis shared.",
         "",
     ]
-    header = ["relying party", "users", *figures(results["logto"][0]).keys(), "flows"]
+    header = ["relying party", "users", *figures(results["logto"][0]).keys()]
     rows = []
-    for users_index, users in enumerate(results["steps"]):
+    for index, users in enumerate(results["steps"]):
         for rp in RPS:
-            result = results[rp][users_index]
-            values = [number(value) for value in figures(result).values()]
-            rows.append([names[rp], users, *values, result["flows"]])
+            values = [number(value) for value in figures(results[rp][index]).values()]
+            rows.append([NAMES[rp], users, *values])
     lines += markdown_table(header, rows)
-    saturated = [
-        f"{names[rp]} at {users}"
-        for users_index, users in enumerate(results["steps"])
-        for rp in RPS
-        if results[rp][users_index]["flows"] <= users
-    ]
-    if saturated:
-        lines += [
-            "",
-            f"Saturated ({', '.join(saturated)} users): no user finished a second flow within "
-            "the step, so its rates are those of one round of flows, ramp included.",
-        ]
-    lines += ["", "mozilla-django-oidc against django-logto (ratio = theirs / ours):", ""]
+    lines += ["", "django-logto against mozilla-django-oidc and bare Django (ours ÷ theirs):", ""]
     ratio_rows = []
-    for users_index, users in enumerate(results["steps"]):
-        ours = figures(results["logto"][users_index])
-        theirs = figures(results["mozilla"][users_index])
-        cells = []
-        for key in ("sign-ins/s", "signed-in req/s", "p95 ms", "provider/API req", "queries/req"):
-            cells.append(
-                f"{theirs[key] / ours[key]:.2f}x" if ours[key] else f"{number(theirs[key])} vs 0"
-            )
-        kinds = [results[rp][users_index]["by_kind"] for rp in ("logto", "mozilla")]
-        for kind in ("sign-in", "page", "api"):
-            ours_p50, theirs_p50 = (by_kind.get(kind, {}).get("p50", 0) for by_kind in kinds)
-            cells.append(f"{theirs_p50 / ours_p50:.2f}x" if ours_p50 else "n/a")
-        ratio_rows.append([users, *cells])
+    for index, users in enumerate(results["steps"]):
+        ours, mozilla, bare = (results[rp][index] for rp in ("logto", "mozilla", "bare"))
+        ratio_rows.append(
+            [
+                users,
+                ratio(rate(ours, "sign-in"), rate(mozilla, "sign-in")),
+                ratio(rate(ours, "page"), rate(mozilla, "page")),
+                ratio(rate(ours, "api"), rate(mozilla, "api")),
+                ratio(rate(ours, "page"), rate(bare, "page")),
+                ratio(bare["by_kind"]["page"]["p50"], ours["by_kind"]["page"]["p50"]),
+            ]
+        )
     lines += markdown_table(
         [
             "users",
-            "sign-ins/s",
-            "signed-in req/s",
-            "p95",
-            "provider calls/API req",
-            "queries/req",
-            "p50 sign-in request",
-            "p50 page",
-            "p50 API",
+            "sign-ins vs mozilla",
+            "pages vs mozilla",
+            "API vs mozilla",
+            "pages vs bare",
+            "page p50 speed vs bare (bare ÷ ours time)",
         ],
         ratio_rows,
     )
-    lines += ["", "django-logto against bare Django, the floor (ratio = ours / bare):", ""]
-    floor_rows = []
-    for users_index, users in enumerate(results["steps"]):
-        ours, bare = results["logto"][users_index], results["bare"][users_index]
-        cells = [
-            f"{rate(ours, 'page') / rate(bare, 'page'):.2f}x" if rate(bare, "page") else "n/a",
-            *(
-                f"{bare['by_kind']['page'][q] / ours['by_kind']['page'][q]:.2f}x"
-                if ours["by_kind"].get("page", {}).get(q)
-                else "n/a"
-                for q in ("p50", "p95")
-            ),
-            f"{ours['sign_ins_per_s'] / bare['sign_ins_per_s']:.2f}x"
-            if bare["sign_ins_per_s"]
-            else "n/a",
-        ]
-        floor_rows.append([users, *cells])
-    lines += markdown_table(
-        ["users", "pages/s", "page speed p50 (bare ÷ ours time)", "p95", "sign-ins/s"],
-        floor_rows,
-    )
-    lines += ["", "Latency by request (p50 / p95 ms):", ""]
+    lines += ["", "Latency in each window (p50 / p95 ms):", ""]
     kind_rows = []
-    for users_index, users in enumerate(results["steps"]):
+    for index, users in enumerate(results["steps"]):
         for rp in RPS:
-            by_kind = results[rp][users_index]["by_kind"]
+            by_kind = results[rp][index]["by_kind"]
             kind_rows.append(
                 [
-                    names[rp],
+                    NAMES[rp],
                     users,
                     *(
                         f"{by_kind[kind]['p50']:.0f} / {by_kind[kind]['p95']:.0f}"
-                        if kind in by_kind
+                        if by_kind[kind]["p50"]
                         else ""
-                        for kind in ("sign-in", "page", "api", "sign-out")
+                        for kind in ("sign-in", "page", "api")
                     ),
                 ]
             )
     lines += markdown_table(
-        ["relying party", "users", "sign-in (each of 2)", "page", "API", "sign-out"], kind_rows
+        ["relying party", "users", "sign-in (each of 2 requests)", "page", "API"], kind_rows
     )
-    lines += ["", "Server-wide checks, per flow, and what is left after each step:", ""]
+    lines += ["", "Server-wide checks over each step, and what is left after it:", ""]
     check_rows = []
-    for users_index, users in enumerate(results["steps"]):
+    for index, users in enumerate(results["steps"]):
         for rp in RPS:
-            result = results[rp][users_index]
-            flows = max(1, result["flows"])
+            result = results[rp][index]
             headers_provider = sum(cost.get("provider", 0) for cost in result["costs"].values())
-            rss = ", ".join(
-                f"{result['rss_before'][name]:.0f}→{result['rss_after'][name]:.0f}"
-                for name in result["rss_after"]
-            )
             check_rows.append(
                 [
-                    names[rp],
+                    NAMES[rp],
                     users,
+                    result["sign_ins"],
                     f"{result['server']['backchannel']} / {result['server']['backchannel_failed']}",
-                    number(result["server"]["provider"] / flows),
-                    number(headers_provider / flows),
-                    number(result["server"]["xacts"] / flows),
-                    number(result["server"]["redis_commands"] / flows),
+                    f"{result['server']['provider']} / {headers_provider}",
+                    result["server"]["xacts"],
+                    result["server"]["redis_commands"],
                     result["left"]["logto_sessions"],
                     result["left"]["replay_keys"],
                     result["left"]["replay_ttl_max"],
-                    rss,
+                    memory(result),
                 ]
             )
     lines += markdown_table(
         [
             "relying party",
             "users",
+            "sign-ins",
             "back-channel logouts sent / failed",
-            "provider calls (its counters)",
-            "(headers)",
+            "provider calls: its counters / our headers",
             "PG transactions",
             "Redis commands (INFO, server-wide)",
             "LogtoSession rows left",
             "replay keys",
             "max TTL s",
-            "RSS MB before→after (gunicorn 1, 2, uvicorn)",
+            "RSS MB before→peak→after (gunicorn 1, 2, uvicorn)",
         ],
         check_rows,
     )
-    all_errors = {
-        message: count
-        for rp in RPS
-        for result in results[rp]
-        for message, count in result["errors"].items()
-    }
-    if all_errors:
-        lines += [
-            "",
-            "Errors:",
-            *(f"- {count} times: {message}" for message, count in all_errors.items()),
-        ]
+    lines += error_lines([result for rp in RPS for result in results[rp]])
     return lines
 
 
-def rate(result: dict[str, Any], kind: str) -> float:
-    """Requests of ``kind`` per second over the step."""
-    seconds: float = result["seconds"]
-    return float(result["requests"].get(kind, 0)) / max(seconds, 1e-9)
+def memory(result: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{result['rss_before'][name]:.0f}→{result['rss_peak'][name]:.0f}"
+        f"→{result['rss_after'][name]:.0f}"
+        for name in result["rss_after"]
+    )
+
+
+def error_lines(steps: list[dict[str, Any]]) -> list[str]:
+    found: dict[str, int] = {}
+    for result in steps:
+        for message, count in result["errors"].items():
+            found[message] = found.get(message, 0) + count
+    if not found:
+        return []
+    return ["", "Errors:", *(f"- {count} times: {message}" for message, count in found.items())]
 
 
 def summary(runs: list[dict[str, Any]]) -> list[str]:
-    """The ratios the performance goals name, each the median over the runs. (Every flow
-    makes one API call: the API's own throughput is ``bench/api.py``'s to measure.)"""
+    """The ratios the performance goals name, each the median over the runs."""
 
     def median(values: list[float]) -> str:
         return f"{statistics.median(values):.2f}x" if values else "n/a"
 
+    def of(kind: str, theirs: str, index: int) -> list[float]:
+        pairs = [(run["logto"][index], run[theirs][index]) for run in runs]
+        return [rate(o, kind) / rate(t, kind) for o, t in pairs if rate(t, kind)]
+
     rows = []
     for index, users in enumerate(runs[0]["steps"]):
-        ours = [run["logto"][index] for run in runs]
-        mozilla = [run["mozilla"][index] for run in runs]
-        bare = [run["bare"][index] for run in runs]
-        pairs = list(zip(ours, mozilla, bare, strict=True))
         rows.append(
             [
                 users,
-                median([o["sign_ins_per_s"] / m["sign_ins_per_s"] for o, m, _ in pairs]),
-                median([rate(o, "page") / rate(m, "page") for o, m, _ in pairs]),
-                median([rate(o, "page") / rate(b, "page") for o, _, b in pairs]),
-                sum(errors(result) for trio in pairs for result in trio),
+                median(of("sign-in", "mozilla", index)),
+                median(of("page", "mozilla", index)),
+                median(of("page", "bare", index)),
+                median(of("api", "mozilla", index)),
+                sum(errors(run[rp][index]) for run in runs for rp in RPS),
             ]
         )
     return [
@@ -559,6 +559,7 @@ def summary(runs: list[dict[str, Any]]) -> list[str]:
                 "sign-ins vs mozilla (goal >= 1.0)",
                 "pages vs mozilla (>= 1.0)",
                 "pages vs bare Django (>= 0.95)",
+                "bearer API vs mozilla (>= 1.5)",
                 "errors",
             ],
             rows,
@@ -566,21 +567,79 @@ def summary(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def soak_report(results: dict[str, Any]) -> list[str]:
+    """Memory over the soak: each server before, at its peak, after; the change."""
+    rows = []
+    for rp in RPS:
+        result = results.get(rp)
+        if result is None:
+            continue
+        for name in result["rss_after"]:
+            before, peak, after = (
+                result[key][name] for key in ("rss_before", "rss_peak", "rss_after")
+            )
+            rows.append(
+                [
+                    NAMES[rp],
+                    name,
+                    f"{before:.0f}",
+                    f"{peak:.0f}",
+                    f"{after:.0f}",
+                    f"{(peak - before) / before:+.1%}",
+                    f"{(after - before) / before:+.1%}",
+                ]
+            )
+    flows = ", ".join(
+        f"{NAMES[rp]} {results[rp]['flows']} flows, {errors(results[rp])} errors"
+        for rp in RPS
+        if rp in results
+    )
+    return [
+        f"Soak: {results['users']} users in closed-loop flows (sign-in, {results['pages']} "
+        f"pages, API call, sign-out) for {results['seconds']:g} s; {flows}.",
+        "",
+        *markdown_table(
+            [
+                "relying party",
+                "server",
+                "RSS MB before",
+                "peak",
+                "after",
+                "peak vs before",
+                "after vs before",
+            ],
+            rows,
+        ),
+        *error_lines([results[rp] for rp in RPS if rp in results]),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("users", nargs="*", type=int, default=[10, 50, 100])
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20, help="each window's length")
+    parser.add_argument("--pages", type=int, default=20, help="pages per flow (the soak)")
     parser.add_argument("--runs", type=int, default=1, help="runs, each in another order")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
     parser.add_argument("--chart", type=Path, help="draw them here (SVG, bench/chart.py)")
+    parser.add_argument(
+        "--soak", type=float, metavar="SECONDS", help="instead: one soak of USERS (default 50)"
+    )
+    parser.add_argument("--rp", action="append", choices=RPS, help="the soak's relying parties")
     arguments = parser.parse_args()
+    if arguments.soak:
+        users = arguments.users[0] if arguments.users != [10, 50, 100] else 50
+        soaked = soak(users, arguments.soak, arguments.pages, tuple(arguments.rp or ("logto",)))
+        print("\n".join(soak_report(soaked)))
+        if arguments.json:
+            arguments.json.write_text(json.dumps(soaked, indent=1))
+        return
     runs = []
     for number in range(arguments.runs):
         order = RPS[number % len(RPS) :] + RPS[: number % len(RPS)]  # each leads in turn
         runs.append(run(tuple(arguments.users), arguments.seconds, arguments.pages, order))
         print(f"## Run {number + 1} ({', '.join(order)})\n")
-        print("\n".join(report(runs[-1])) + "\n")
+        print("\n".join(report(runs[-1])) + "\n", flush=True)
     print("\n".join(summary(runs)))
     if arguments.json:
         arguments.json.write_text(json.dumps({"runs": runs}, indent=1))
