@@ -57,9 +57,16 @@ PENDING_KEY = "_logto_pending"  # sign-ins under way, by state
 CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
+ADOPTED_KEY = "_logto_adopted"  # claims another session of the user synced, in place of ours
 MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
-LOGTO_KEYS = (*(TOKEN_PREFIX + name for name in TOKEN_KEYS), CLAIMS_KEY, CHECKED_KEY, SYNCED_KEY)
+LOGTO_KEYS = (
+    *(TOKEN_PREFIX + name for name in TOKEN_KEYS),
+    CLAIMS_KEY,
+    ADOPTED_KEY,
+    CHECKED_KEY,
+    SYNCED_KEY,
+)
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
 RELEASE_SCRIPT = """
 if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
