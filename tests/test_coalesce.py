@@ -34,7 +34,9 @@ def shared_redis(redis_url: str, settings: Any) -> None:
 
 
 @pytest.fixture
-def syncing(private_provider: PrivateProvider, shared_redis: None, settings: Any) -> PrivateProvider:
+def syncing(
+    private_provider: PrivateProvider, shared_redis: None, settings: Any
+) -> PrivateProvider:
     settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": INTERVAL}
     return private_provider
 
