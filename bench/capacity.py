@@ -152,13 +152,13 @@ def report(results: dict[str, Any], devices: int) -> list[str]:
         "a request's cost less that of an ordinary signed-in request):",
         "",
     ]
-    rows = [
+    counted = [
         [ENGINES[engine], event, *(number(results[engine][event][kind]) for kind in KINDS)]
         for engine in ENGINES
         for event in ("sync", "adopted", "revalidation")
     ]
-    lines += markdown_table(["sessions", "event", "provider calls", "Redis commands", "queries"],
-                            rows)  # fmt: skip
+    header = ["sessions", "event", "provider calls", "Redis commands", "queries"]
+    lines += right_aligned(markdown_table(header, counted), 2)
     for engine in ENGINES:
         counts = results[engine]
         lines += [
@@ -166,10 +166,10 @@ def report(results: dict[str, Any], devices: int) -> list[str]:
             f"Active users with {devices} devices each, {ENGINES[engine]}, per second:",
             "",
         ]
-        rows: list[list[Any]] = [
+        rows = [
             [
                 f"{users:,}",
-                interval,
+                str(interval),
                 number(per_second(counts, "provider", users, interval, devices)),
                 number(users * devices * counts["sync"]["provider"] / interval),
                 number(per_second(counts, "redis", users, interval, devices)),
@@ -178,18 +178,23 @@ def report(results: dict[str, Any], devices: int) -> list[str]:
             for users in USERS
             for interval in INTERVALS
         ]
-        lines += markdown_table(
-            [
-                "active users",
-                "SYNC_INTERVAL, s",
-                "provider calls/s",
-                "without coalescing",
-                "Redis commands/s",
-                "database queries/s",
-            ],
-            rows,
-        )
+        header = [
+            "active users",
+            "SYNC_INTERVAL, s",
+            "provider calls/s",
+            "without coalescing",
+            "Redis commands/s",
+            "database queries/s",
+        ]
+        lines += right_aligned(markdown_table(header, rows), 0)
     return lines
+
+
+def right_aligned(table: list[str], text_columns: int) -> list[str]:
+    """``table`` (Markdown) with every column after the first ``text_columns`` right-aligned."""
+    columns = table[1].count("|") - 1
+    table[1] = "|" + "|".join(["---"] * text_columns + ["---:"] * (columns - text_columns)) + "|"
+    return table
 
 
 def main() -> None:
