@@ -143,7 +143,7 @@ def per_second(counts: dict[str, dict[str, float]], kind: str, users: int, inter
 
 
 def number(value: float) -> str:
-    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,.1f}" if value < 100 and value != int(value) else f"{value:,.0f}"
 
 
 def report(results: dict[str, Any], devices: int) -> list[str]:
@@ -187,6 +187,21 @@ def report(results: dict[str, Any], devices: int) -> list[str]:
             "database queries/s",
         ]
         lines += right_aligned(markdown_table(header, rows), 0)
+    users, interval, counts = 100_000, 300, results["cache"]
+    lines += ["", f"The devices knob: {users:,} active users, SYNC_INTERVAL {interval} s, "
+              f"{ENGINES['cache']}, per second:", ""]  # fmt: skip
+    rows = [
+        [
+            str(each),
+            number(per_second(counts, "provider", users, interval, each)),
+            number(users * each * counts["sync"]["provider"] / interval),
+            number(per_second(counts, "redis", users, interval, each)),
+            number(per_second(counts, "queries", users, interval, each)),
+        ]
+        for each in (1, 2, 3, 5, 10)
+    ]
+    header = ["devices per user", *header[2:]]
+    lines += right_aligned(markdown_table(header, rows), 0)
     return lines
 
 
