@@ -145,8 +145,8 @@ class SessionTokens:
         with _sessions.refresh_lock(key):
             synced_at = self._adopt(cache.get(key), interval)  # published while this waited?
             if synced_at is None:
+                synced_at = time.time()  # when Logto was asked: the claims' age
                 self.refresh("", user_info_too=True)
-                synced_at = time.time()
                 cache.set(key, self._publication(synced_at), math.ceil(interval))
         return synced_at
 
@@ -160,8 +160,8 @@ class SessionTokens:
         async with _sessions.arefresh_lock(key):
             synced_at = self._adopt(await cache.aget(key), interval)
             if synced_at is None:
+                synced_at = time.time()  # when Logto was asked: the claims' age
                 await self.arefresh("", user_info_too=True)
-                synced_at = time.time()
                 await cache.aset(key, self._publication(synced_at), math.ceil(interval))
         return synced_at
 
