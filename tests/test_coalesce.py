@@ -9,13 +9,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import jwt
 import pytest
+from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from logto_auth import _tokens
 from logto_auth._renewal import _published_key
-from logto_auth._sessions import ADOPTED_KEY, SYNCED_KEY
+from logto_auth._sessions import ADOPTED_KEY, CLAIMS_KEY, SYNCED_KEY, TOKEN_PREFIX
+from logto_auth.backends import LogtoBackend
 from tests.conftest import PrivateProvider, Site
 from tests.test_context import context_of
 from tests.test_sync import ALICE, INTERVAL, user
@@ -185,3 +189,52 @@ def test_sessions_due_at_once_on_two_instances_make_one_refresh(
         list(pool.map(lambda context: context.refresh_from_logto(), contexts))
 
     assert refreshes(syncing) == before + 1
+
+
+def id_token(**claims: Any) -> str:
+    """A token the claims pipeline reads (it decodes what was validated on receipt)."""
+    return jwt.encode({"sub": ALICE, **claims}, "k" * 32, algorithm="HS256")
+
+
+def signed_in(**claims: Any) -> CookieSession:
+    session = CookieSession()
+    session[TOKEN_PREFIX + "idToken"] = id_token(**claims)
+    return session
+
+
+def test_adopted_claims_replace_the_stable_ones_and_keep_this_sessions_volatile_ones() -> None:
+    session = signed_in(roles=["admin"], email="a@example.com", sid="mine", iat=1, exp=2)
+    synced = {"sub": ALICE, "roles": [], "email": "new@example.com", "sid": "theirs", "iat": 9}
+
+    _tokens.adopt(session, synced, LogtoBackend.volatile_claims)
+
+    claims = _tokens.read(session)
+    assert claims == {"sub": ALICE, "roles": [], "email": "new@example.com", "sid": "mine",
+                      "iat": 1, "exp": 2}  # fmt: skip
+
+
+def test_adopting_what_the_session_already_holds_writes_nothing() -> None:
+    session = signed_in(roles=["admin"], sid="mine", iat=1)
+    session.modified = False
+
+    _tokens.adopt(session, {"sub": ALICE, "roles": ["admin"]}, LogtoBackend.volatile_claims)
+
+    assert ADOPTED_KEY not in session
+    assert not session.modified
+
+
+def test_the_next_id_token_replaces_adopted_claims_and_is_completed_from_them() -> None:
+    # A tenant whose ID tokens lack the roles: the adopted roles complete the next token,
+    # never the older supplement of this session's own sync.
+    session = signed_in(sid="mine")
+    session[CLAIMS_KEY] = {"roles": ["admin"]}
+    _tokens.adopt(session, {"sub": ALICE, "roles": []}, LogtoBackend.volatile_claims)
+    token = id_token(sid="mine", iat=5)
+
+    claims, supplement = _tokens.complete(token, _tokens.stored_supplement(session))
+    session[TOKEN_PREFIX + "idToken"] = token
+    _tokens.store(session, supplement)
+
+    assert claims["roles"] == []
+    assert ADOPTED_KEY not in session
+    assert _tokens.read(session) == {"sub": ALICE, "sid": "mine", "iat": 5, "roles": []}
