@@ -134,7 +134,7 @@ class SessionTokens:
 
         Once per user and ``interval``, whatever the sessions and instances: claims that
         another session of the user published less than ``interval`` ago are adopted (no
-        provider call, no database write: that session updated the Django user).
+        provider call, no write of the user: that session updated it).
         Otherwise, under the user's sync lock, this session refreshes its tokens and
         userinfo at the provider and publishes the claims for the user's other sessions.
         """
