@@ -165,7 +165,9 @@ class LogtoContext:
         """Bring tokens, claims and rights in line with Logto, once per ``SYNC_INTERVAL``.
 
         ``LogtoMiddleware`` calls it on every request; until the interval has passed since
-        the last time, it does nothing (no provider call).
+        the last time, it does nothing (no provider call). One session of a user syncs
+        per interval; the user's other sessions, on any instance sharing the cache, adopt
+        the claims it got (no provider call).
 
         A provider that cannot be reached leaves the session and the rights as they are
         until the next interval; a grant the provider no longer honours (a user
@@ -177,8 +179,8 @@ class LogtoContext:
 
         def sync_now() -> None:
             if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
-                self._tokens.refresh("", user_info_too=True)
-                self._request.session[_sessions.SYNCED_KEY] = time.time()
+                synced_at = self._tokens.follow_logto(interval)
+                self._request.session[_sessions.SYNCED_KEY] = synced_at
 
         try:
             self._tokens.locked(sync_now)
@@ -196,8 +198,8 @@ class LogtoContext:
 
         async def sync_now() -> None:
             if self._due(_sessions.SYNCED_KEY, interval):  # else synced while this waited
-                await self._tokens.arefresh("", user_info_too=True)
-                self._request.session[_sessions.SYNCED_KEY] = time.time()
+                synced_at = await self._tokens.afollow_logto(interval)
+                self._request.session[_sessions.SYNCED_KEY] = synced_at
 
         try:
             await self._tokens.alocked(sync_now)

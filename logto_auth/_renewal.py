@@ -9,13 +9,22 @@ periodic sync, revalidation) runs under one lock-and-reload helper, ``locked`` (
 read again (another process may have refreshed or synced meanwhile, and rotated the
 refresh token), the work runs, and the result is saved before the lock is released.
 
+The periodic sync is coalesced per user (``follow_logto``): one session of a ``sub``
+refreshes at the provider, under a lock of the user's, and publishes the claims it got in
+the cache for ``SYNC_INTERVAL``; the user's other sessions, on any instance, adopt them
+instead of asking the provider. A session that ends (say, ``invalid_grant``) withdraws
+them, so that every other session asks the provider itself at its next sync.
+
 Sync and async code make the same decisions in the same methods; only the I/O has twins
-(``end``/``aend``, ``locked``/``alocked``, ``refresh``/``arefresh``).
+(``end``/``aend``, ``locked``/``alocked``, ``refresh``/``arefresh``,
+``follow_logto``/``afollow_logto``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +32,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import alogout, logout
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
+from django.core.cache import cache
 from django.core.exceptions import SynchronousOnlyOperation
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -54,7 +64,7 @@ class SessionTokens:
 
     def __init__(self, request: HttpRequest) -> None:
         self._request = request
-        self._decoded: tuple[object, object, dict[str, Any]] = (None, None, {})
+        self._decoded: tuple[object, dict[str, Any]] = (None, {})
 
     @cached_property
     def storage(self) -> SessionStorage:
@@ -81,10 +91,15 @@ class SessionTokens:
     @property
     def claims(self) -> dict[str, Any]:
         """The merged claims: the stored ID token's, completed from userinfo; ``{}`` if none."""
-        token, supplement = self.id_token, self._request.session.get(_sessions.CLAIMS_KEY)
-        if self._decoded[:2] != (token, supplement):  # decoded once, also after a refresh
-            self._decoded = (token, supplement, _tokens.read(self._request.session))
-        return self._decoded[2]
+        session = self._request.session
+        held = (
+            self.id_token,
+            session.get(_sessions.CLAIMS_KEY),
+            session.get(_sessions.ADOPTED_KEY),
+        )
+        if self._decoded[0] != held:  # decoded once, also after a refresh or an adoption
+            self._decoded = (held, _tokens.read(session))
+        return self._decoded[1]
 
     @property
     def sub(self) -> str | None:
@@ -92,19 +107,84 @@ class SessionTokens:
 
     def end(self, reason: str) -> None:
         """Forget the Logto tokens and, by default, end the Django session too."""
-        if self._forget(reason):
+        published, end_session = self._forget(reason)
+        cache.delete(published)
+        if end_session:
             logout(self._request)
 
     async def aend(self, reason: str) -> None:
         """Like ``end``, from async code."""
-        if self._forget(reason):
+        published, end_session = self._forget(reason)
+        await cache.adelete(published)
+        if end_session:
             await alogout(self._request)
 
-    def _forget(self, reason: str) -> bool:
-        """Forget the Logto tokens; return whether the Django session must end too."""
+    def _forget(self, reason: str) -> tuple[str, bool]:
+        """Forget the Logto tokens; return the key of the claims published for the user,
+        which the caller withdraws (the user's other sessions then ask Logto themselves at
+        their next sync), and whether the Django session must end too."""
         logger.info("Logto session ended for %s: %s", self.sub, reason)
+        published = _published_key(str(self.sub))
         _sessions.forget(self._request.session)
-        return logto_settings.end_session_with_refresh_token
+        return published, logto_settings.end_session_with_refresh_token
+
+    @method_decorator(sensitive_variables())
+    def follow_logto(self, interval: float) -> float:
+        """Bring claims and rights in line with Logto; return when what it holds was synced.
+
+        Once per user and ``interval``, whatever the sessions and instances: claims that
+        another session of the user published less than ``interval`` ago are adopted (no
+        provider call, no write of the user: that session updated it).
+        Otherwise, under the user's sync lock, this session refreshes its tokens and
+        userinfo at the provider and publishes the claims for the user's other sessions.
+        """
+        key = _published_key(str(self.sub))
+        synced_at = self._adopt(cache.get(key), interval)
+        if synced_at is not None:
+            return synced_at
+        with _sessions.refresh_lock(key):
+            synced_at = self._adopt(cache.get(key), interval)  # published while this waited?
+            if synced_at is None:
+                synced_at = time.time()  # when Logto was asked: the claims' age
+                self.refresh("", user_info_too=True)
+                cache.set(key, self._publication(synced_at), math.ceil(interval))
+        return synced_at
+
+    @sensitive_variables()
+    async def afollow_logto(self, interval: float) -> float:
+        """Like ``follow_logto``, from async code."""
+        key = _published_key(str(self.sub))
+        synced_at = self._adopt(await cache.aget(key), interval)
+        if synced_at is not None:
+            return synced_at
+        async with _sessions.arefresh_lock(key):
+            synced_at = self._adopt(await cache.aget(key), interval)
+            if synced_at is None:
+                synced_at = time.time()  # when Logto was asked: the claims' age
+                await self.arefresh("", user_info_too=True)
+                await cache.aset(key, self._publication(synced_at), math.ceil(interval))
+        return synced_at
+
+    def _adopt(self, published: object, interval: float) -> float | None:
+        """Adopt claims of this user ``published`` less than ``interval`` ago; return when
+        they were synced, or ``None`` when there are none to adopt (this session syncs)."""
+        if not isinstance(published, dict):
+            return None
+        at, claims, now = published.get("at"), published.get("claims"), time.time()
+        if not isinstance(at, float) or not isinstance(claims, dict) or now - at >= interval:
+            return None
+        if claims.get("sub") != self.sub:
+            return None
+        _tokens.adopt(self._request.session, claims, logto_backend().volatile_claims)
+        # The next sync is due when the claims are ``interval`` old, not later: they are
+        # never older than that, and another instance's clock ahead of ours delays nothing.
+        return min(at, now)
+
+    def _publication(self, synced_at: float) -> dict[str, Any]:
+        """What a sync publishes for the user's other sessions: its claims but the volatile."""
+        volatile = logto_backend().volatile_claims
+        claims = {name: value for name, value in self.claims.items() if name not in volatile}
+        return {"at": synced_at, "claims": claims}
 
     def _lock_key(self) -> str | None:
         """The session key to lock, or ``None`` when there is no store to re-read."""
@@ -230,3 +310,16 @@ class SessionTokens:
         identity = getattr(user, "logto_identity", None)
         if getattr(identity, "sub", None) == merged["sub"]:
             logto_backend().sync_user(self._request, user, merged)
+
+
+def _published_key(sub: str) -> str:
+    """The cache key of the claims last synced for the Logto user ``sub``; the key of the
+    user's sync lock too (``_sessions.refresh_lock``).
+
+    Claims are shared only by sessions of the same application asking the same scopes:
+    another site on the cache, or an instance of a release that asks other scopes, has
+    claims of its own.
+    """
+    scopes = " ".join(sorted(logto_settings.scopes))
+    application = f"{logto_settings.endpoint} {logto_settings.app_id} {scopes}"
+    return _sessions.cache_key("synced-claims", f"{application} {sub}")

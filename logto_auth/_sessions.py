@@ -4,7 +4,8 @@ Django sessions of Logto users, across processes.
 
 A lock per session serialises token refreshes (through Django's cache, shared by every
 instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` takes the
-same lock from async code, through the cache's async API); an index from Logto session
+same lock from async code, through the cache's async API), and a lock per user the
+periodic sync of their sessions (``_renewal``); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
 back-channel logout or a webhook names; signed-cookie sessions, which no server can
 delete, are ended through a revocation list that the middleware checks (a sign-out puts
@@ -57,9 +58,16 @@ PENDING_KEY = "_logto_pending"  # sign-ins under way, by state
 CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
+ADOPTED_KEY = "_logto_adopted"  # claims another session of the user synced, in place of ours
 MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
-LOGTO_KEYS = (*(TOKEN_PREFIX + name for name in TOKEN_KEYS), CLAIMS_KEY, CHECKED_KEY, SYNCED_KEY)
+LOGTO_KEYS = (
+    *(TOKEN_PREFIX + name for name in TOKEN_KEYS),
+    CLAIMS_KEY,
+    ADOPTED_KEY,
+    CHECKED_KEY,
+    SYNCED_KEY,
+)
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
 RELEASE_SCRIPT = """
 if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
@@ -79,12 +87,12 @@ def cache_key(kind: str, value: str | bytes) -> str:
     return f"logto_auth:{kind}:{hashlib.sha256(data).hexdigest()[:40]}"
 
 
-def _lock_terms(session_key: str) -> tuple[str, str, int, float]:
+def _lock_terms(name: str) -> tuple[str, str, int, float]:
     """Return the lock's cache key, this holder's token, how long it holds, when to give up."""
     # A waiter gives up before the lock expires, so it never takes a lock still held.
     wait = logto_settings.timeout * LOCK_CALLS + 1
     return (
-        cache_key("refresh-lock", session_key),
+        cache_key("refresh-lock", name),
         secrets.token_hex(16),
         math.ceil(wait) + 1,
         time.monotonic() + wait,
@@ -97,14 +105,15 @@ def _gave_up() -> ProviderUnavailable:
 
 
 @contextlib.contextmanager
-def refresh_lock(session_key: str) -> Iterator[Callable[[], bool]]:
-    """Hold the refresh lock of one session, waiting for another process that holds it.
+def refresh_lock(name: str) -> Iterator[Callable[[], bool]]:
+    """Hold the refresh lock ``name`` (a session key, or the sync of one user), waiting for
+    another process that holds it.
 
     The lock expires by itself, so a process that dies while refreshing blocks nobody
     for long; it is released only by its holder. It yields ``held()``: whether the lock
     is still this holder's, to ask before writing what was done under it.
     """
-    key, token, hold, deadline = _lock_terms(session_key)
+    key, token, hold, deadline = _lock_terms(name)
     while not cache.add(key, token, hold):
         if time.monotonic() > deadline:
             raise _gave_up()
@@ -123,9 +132,9 @@ def refresh_lock(session_key: str) -> Iterator[Callable[[], bool]]:
 
 
 @contextlib.asynccontextmanager
-async def arefresh_lock(session_key: str) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
+async def arefresh_lock(name: str) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
     """Like ``refresh_lock``, from async code: the event loop runs on while it waits."""
-    key, token, hold, deadline = _lock_terms(session_key)
+    key, token, hold, deadline = _lock_terms(name)
     while not await cache.aadd(key, token, hold):
         if time.monotonic() > deadline:
             raise _gave_up()

@@ -13,6 +13,8 @@ added (the *supplement*) are stored once in the session beside the ID token, and
 merged claims are what ``request.logto.claims``, the backend, the access helpers, the
 webhooks and the admin read. A token that lacks a promised claim never erases the value
 the supplement holds: claims are completed, never persisted without what was promised.
+When another session of the same user synced them more recently, a session holds that
+session's claims with its own volatile ones (``adopt``) until its next ID token.
 
 Keys and the advertised algorithms come from ``_provider.py``. Everything here is
 synchronous: call it from sync code (or through ``sync_to_async``).
@@ -33,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth._provider import provider
-from logto_auth._sessions import CLAIMS_KEY, TOKEN_PREFIX
+from logto_auth._sessions import ADOPTED_KEY, CLAIMS_KEY, TOKEN_PREFIX
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
 
@@ -197,12 +199,20 @@ def complete(
 
 
 def stored_supplement(session: SessionBase) -> dict[str, Any]:
+    """Return what completes the session's next ID token: the promised claims it holds."""
+    adopted = session.get(ADOPTED_KEY)
+    if isinstance(adopted, dict):  # newer than the supplement of our own ID token
+        return {claim: adopted[claim] for claim in promised() if claim in adopted}
     value = session.get(CLAIMS_KEY)
     return value if isinstance(value, dict) else {}
 
 
 def store(session: SessionBase, supplement: dict[str, Any]) -> None:
-    """Keep ``supplement`` in the session (nothing when the ID token had everything)."""
+    """Keep ``supplement`` in the session (nothing when the ID token had everything).
+
+    Called with a new ID token: its claims replace any adopted ones.
+    """
+    session.pop(ADOPTED_KEY, None)
     if supplement:
         session[CLAIMS_KEY] = supplement
     else:
@@ -214,7 +224,21 @@ def read(session: SessionBase) -> dict[str, Any]:
     id_token = session.get(TOKEN_PREFIX + "idToken")
     if not isinstance(id_token, str):
         return {}
+    adopted = session.get(ADOPTED_KEY)
+    if isinstance(adopted, dict):
+        return dict(adopted)
     return {**stored_supplement(session), **unverified_claims(id_token)}
+
+
+def adopt(session: SessionBase, synced: dict[str, Any], volatile: Container[str]) -> None:
+    """Hold ``synced``, the claims another session of the user synced, with this session's
+    own ``volatile`` ones (times, nonce, ``sid``: those of its own tokens), in place of the
+    claims it holds; nothing is written when they say the same."""
+    held = read(session)
+    stable = {name: value for name, value in synced.items() if name not in volatile}
+    if stable != {name: value for name, value in held.items() if name not in volatile}:
+        own = {name: value for name, value in held.items() if name in volatile}
+        session[ADOPTED_KEY] = {**stable, **own}
 
 
 # Access tokens already verified

@@ -124,7 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process (`0`: none)"),
     Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session (not only forget the Logto tokens) when Logto no longer honours the refresh token (`invalid_grant`, or `active: false` on re-validation)"),
     Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds after which the middleware asks Logto (token introspection, one call) whether the refresh token is still honoured; `0`: never"),
-    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see [Roles, rights and the admin](roles.md)); `None`: only at sign-in and refresh"),
+    Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see [Roles, rights and the admin](roles.md)), once per user: the user's other sessions adopt what that sync got, through the shared cache ([Capacity](deployment.md#capacity)); `None`: only at sign-in and refresh"),
     Setting("WEBHOOK_SIGNING_KEY", "", _string, "the signing key of the Logto webhook; empty: webhooks are refused"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}

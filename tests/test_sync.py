@@ -12,8 +12,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 
 from logto_auth import _context, _provider
+from logto_auth._renewal import _published_key
 from logto_auth._sessions import CHECKED_KEY, SYNCED_KEY, end_sessions
 from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity
@@ -186,10 +188,12 @@ ENDPOINTS = {"SYNC_INTERVAL": SYNCED_KEY, "REVALIDATE_INTERVAL": CHECKED_KEY}
 
 
 def due(site: Site, key: str) -> None:
-    """Make the sync or revalidation of ``site``'s session due at its next request."""
-    session = context_of(site)._request.session
-    session[key] = 0
-    session.save()
+    """Make the sync or revalidation of ``site``'s session due at its next request, with no
+    claims of the user published by an earlier sync to adopt instead."""
+    logto = context_of(site)
+    logto._request.session[key] = 0
+    logto._request.session.save()
+    cache.delete(_published_key(str(logto.sub)))
 
 
 @pytest.fixture

@@ -206,3 +206,24 @@ def test_rights_follow_logto_on_both_instances_within_the_sync_interval(
 
     assert signed_out.status_code == 401
     assert "Not authenticated" in browser.get(f"{instances.b}/").text
+
+
+@pytest.mark.sync_interval(SYNC_INTERVAL)
+def test_two_devices_of_one_user_on_two_instances_cost_one_sync_per_interval(
+    instances: Instances,
+) -> None:
+    phone, _ = instances.sign_in()
+    laptop, _ = instances.sign_in()  # another browser: its own Django and Logto sessions
+    users = json.loads(instances.users.read_text())
+    for user in users:
+        if user["username"] == "alice":
+            user["roles"] = []
+    instances.users.write_text(json.dumps(users))
+    before = instances.provider.counters().get("token:refresh_token", 0)
+
+    time.sleep(SYNC_INTERVAL + 0.2)
+    on_a, on_b = phone.get(f"{instances.a}/admin/"), laptop.get(f"{instances.b}/admin/")
+
+    refreshes = instances.provider.counters().get("token:refresh_token", 0) - before
+    assert (on_a.status_code, on_b.status_code) == (403, 403)
+    assert refreshes == 1
