@@ -102,16 +102,16 @@ class _Pool:
         self._thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
         self._pid = 0
-        # A parent's session, inherited by a fork: never used, closed or collected here
-        # (its sockets are the parent's), kept so that no "Unclosed" warning fires.
+        # A parent's open session, inherited by a fork it could not close first: never
+        # used, closed or collected here (its sockets and loop are the parent's).
         self._inherited: list[aiohttp.ClientSession] = []
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
-                if self._session is not None:
+                if self._session is not None and not self._session.closed:
                     self._inherited.append(self._session)
-                    self._session = None
+                self._session = None
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
                 self._thread = threading.Thread(
                     target=self._loop.run_forever, name="logto-sdk", daemon=True
@@ -151,17 +151,22 @@ class _Pool:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
 
     def close(self) -> None:
-        """Close the session and its connections (at interpreter exit)."""
+        """Close the session and its connections: at interpreter exit, and before a fork
+        (a child must not share them, and then inherits a closed session, nothing to leak).
+        """
         loop, session = self._loop, self._session
         if loop is None or session is None or self._pid != os.getpid() or not loop.is_running():
             return
-        self._session = None
+        if threading.current_thread() is self._thread:
+            return
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
 
 
 pool = _Pool()
 atexit.register(pool.close)
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(before=pool.close)
 
 
 @contextlib.asynccontextmanager
