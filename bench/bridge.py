@@ -2,8 +2,8 @@
 so that only the bridge is measured, rounds interleaved. From sync code: asgiref's
 ``async_to_sync`` (a new thread, event loop and executor per call, as before 0.3) against
 the process's one loop thread (``_http.pool``). From async code: awaiting it on the
-server's own loop (before 0.4) against the hop to the pool's loop (0.4: where the one
-keep-alive HTTP session lives).
+server's own loop against the hop to the pool's loop (where the process's one keep-alive
+HTTP session lives, so ASGI requests take this hop).
 
 Usage: .venv/bin/python bench/bridge.py [ROUNDS] [CALLS]
 """

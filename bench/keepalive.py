@@ -1,9 +1,9 @@
 """What a token request costs from sync code and how many TCP connections the provider
 sees: ROUNDS refreshes (a new access token for the API each time, ``_sdk.refresh``) and
 SIGN_INS sign-ins (the callback: the code exchange and its validation) in one process,
-against the dev provider, with its ``/__dev__/connections`` read before and after. Before
-0.4 every token request opened a connection of its own (the SDK's ``OidcCore`` made an
-HTTP session per request); now one keep-alive connection serves them all.
+against the dev provider, with its ``/__dev__/connections`` read before and after. With the
+SDK's own ``OidcCore`` every token request opened a connection (an HTTP session per
+request); through the pool (``_http.pool``) one keep-alive connection serves them all.
 
 Usage: .venv/bin/python bench/keepalive.py [ROUNDS] [SIGN_INS]
 """
