@@ -167,7 +167,9 @@ def test_sign_ins_and_refreshes_under_each_server_reuse_provider_connections(
         arguments = [*arguments, "--port", str(port)]
     else:
         arguments = [*arguments, "--bind", f"127.0.0.1:{port}", "config.wsgi:application"]
-    process = run_server([sys.executable, *arguments], env, port)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = run_server([sys.executable, *arguments], env, port, log=log)
     origin = f"http://127.0.0.1:{port}"
     dev_provider.register_site(origin)
     before_calls, before_connections = dev_provider.counters(), dev_provider.connections()
@@ -196,3 +198,5 @@ def test_sign_ins_and_refreshes_under_each_server_reuse_provider_connections(
     # Before: a connection per call (6 token requests, 3 userinfo requests).
     assert new(connections, before_connections, "/oidc/token") <= workers
     assert new(connections, before_connections, "/oidc/me") <= workers
+    # No worker warned of an unclosed session (a forked one would, of its parent's).
+    assert "Unclosed" not in log_path.read_text(errors="replace")
