@@ -38,11 +38,11 @@ const DEFAULT_POST_LOGOUT_REDIRECT_URIS = ['http://127.0.0.1:8000/', 'http://loc
 
 const words = (value) => (value ?? '').split(/\s+/).filter(Boolean);
 
-function positiveInteger(name, value, fallback) {
+function positiveInteger(name, value, fallback, unit = 'seconds') {
   if (value === undefined || value === '') return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number <= 0) {
-    throw new Error(`${name} must be a positive integer (seconds), got ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be a positive integer (${unit}), got ${JSON.stringify(value)}`);
   }
   return number;
 }
@@ -74,6 +74,10 @@ function readSettings(env) {
       ?? 'http://127.0.0.1:8000/logto/back-channel-logout/',
     accessTokenTtl: positiveInteger('DEV_PROVIDER_ACCESS_TOKEN_TTL', env.DEV_PROVIDER_ACCESS_TOKEN_TTL, 3600),
     idTokenTtl: positiveInteger('DEV_PROVIDER_ID_TOKEN_TTL', env.DEV_PROVIDER_ID_TOKEN_TTL, 3600),
+    // How long an idle keep-alive connection stays open; Node's default (and Logto's) is 5 s.
+    keepAliveTimeoutMs: positiveInteger(
+      'DEV_PROVIDER_KEEP_ALIVE_TIMEOUT_MS', env.DEV_PROVIDER_KEEP_ALIVE_TIMEOUT_MS, 5000, 'milliseconds',
+    ),
     // The extended claims a Logto tenant puts in ID tokens (Console: "custom JWT" settings);
     // its default is these three. Set to "" to mimic a tenant that leaves them to userinfo.
     idTokenExtendedClaims: words(env.DEV_PROVIDER_ID_TOKEN_EXTENDED_CLAIMS
@@ -164,6 +168,7 @@ const interactions = interactionHandlers({
 const debugRoutes = {
   'GET /__dev__/health': (req, res) => sendJson(res, 200, { ok: true }),
   'GET /__dev__/counters': (req, res) => sendJson(res, 200, recorder.counters),
+  'GET /__dev__/connections': (req, res) => sendJson(res, 200, recorder.connections),
   'GET /__dev__/auth-requests': (req, res) => sendJson(res, 200, recorder.authRequests),
   'GET /__dev__/backchannel': (req, res) => sendJson(res, 200, recorder.backchannelDeliveries),
   'POST /__dev__/reset': (req, res) => {
@@ -285,7 +290,10 @@ const server = http.createServer((req, res) => {
   const started = process.hrtime.bigint();
   const url = new URL(req.url, 'http://dev-provider.invalid');
   // Counted on arrival, so a client that reads the counters right after a response sees it.
-  if (!url.pathname.startsWith('/__dev__/')) recorder.count(counterKeyFor(url.pathname));
+  if (!url.pathname.startsWith('/__dev__/')) {
+    recorder.count(counterKeyFor(url.pathname));
+    recorder.countConnection(counterKeyFor(url.pathname), req.socket);
+  }
   // One line per request; the path only, since query strings carry codes and tokens.
   res.on('finish', () => {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -302,6 +310,8 @@ const server = http.createServer((req, res) => {
 function urlHost(host) {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 
 server.on('error', (error) => {
   log(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`);

@@ -9,7 +9,7 @@ the token request. Keys are refetched when a token names a ``kid`` we have not s
 at most once per ``KEY_REFETCH_INTERVAL`` per process, so that forged ``kid`` values
 cost neither provider calls nor shared-cache reads. Userinfo, revocation and
 introspection go through ``fetch_json`` too (``_http.py``): one timeout, one error
-mapping.
+mapping, and the process's keep-alive connections, which the SDK's token requests share.
 
 Everything here is synchronous: call it from sync code (or through ``sync_to_async``).
 """

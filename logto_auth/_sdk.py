@@ -4,17 +4,26 @@ The only module that imports the ``logto`` SDK.
 
 A client per call, on our storage, over the provider metadata that ``_provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
-anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']``, run on the
-process's one SDK event loop (``_LoopThread``) from sync code or awaited from async
-code, and every SDK, aiohttp, PyJWT and pydantic error becomes a ``LogtoError`` by one
-mapping (``_mapped_errors``).
+anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']`` (connecting
+included), run on the process's one event loop (``_http.pool``), waited for from sync code
+and awaited from async code, and every SDK, aiohttp, PyJWT and pydantic error becomes a
+``LogtoError`` by one mapping (``_mapped_errors``).
 The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
 async code), so nothing inside its coroutines touches the database.
 
+The SDK's ``OidcCore`` opens an HTTP session, and so a TCP and TLS connection, for each
+token or userinfo request; ours (``_PooledOidcCore``) sends the same requests through the
+pool's one keep-alive session per process, and answers a refusal with the same
+``LogtoException``. Token requests are never retried: one that meets a connection the
+provider is closing fails as an unreachable provider would, and idle connections are
+dropped after ``_http.KEEPALIVE_TIMEOUT`` (4 s), before Node's 5 s, so that this does
+not happen against Logto (see ``_http.py``).
+
 The SDK is used through its public API (``signIn``, ``handleSignInCallback``,
 ``getAccessToken``, ``signOut``, ``getOidcCore``, ``OidcCore``) except for what
-``SDK_PRIVATE`` lists; ``tests/test_sdk_contract.py`` pins each of those, so that an SDK
-release that changes one fails a named test rather than a sign-in.
+``SDK_PRIVATE`` lists; ``tests/test_sdk_contract.py`` pins each of those, and the shape of
+the ``OidcCore`` methods overridden here (``SDK_OVERRIDDEN``), so that an SDK release
+that changes one fails a named test rather than a sign-in.
 """
 
 from __future__ import annotations
@@ -23,8 +32,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import threading
 import time
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -35,11 +42,12 @@ from django.views.decorators.debug import sensitive_variables
 from logto import LogtoClient, LogtoConfig, LogtoException, Storage, UserInfoScope
 from logto.LogtoClient import AccessToken, AccessTokenMap
 from logto.models.oidc import OidcProviderMetadata
+from logto.models.response import TokenResponse, UserInfoResponse
 from logto.OidcCore import OidcCore
-from logto.utilities import buildOrganizationUrn
+from logto.utilities import OrganizationUrnPrefix, buildOrganizationUrn, removeFalsyKeys
 
 from logto_auth import _errors
-from logto_auth._http import PROVIDER_FAILURES, map_error
+from logto_auth._http import PROVIDER_FAILURES, map_error, pool, provider_session
 from logto_auth._provider import provider
 from logto_auth._tokens import unverified_claims, validate_id_token
 from logto_auth.conf import logto_settings
@@ -53,9 +61,8 @@ from logto_auth.exceptions import (
 from logto_auth.storage import DictStorage, SessionStorage
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Iterator
+    from collections.abc import Awaitable, Callable, Iterator
 
-    from logto.models.response import TokenResponse
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,19 @@ SDK_PRIVATE = {
         "AccessTokenMap JSON ({x: {resource: {token, expiresAt}}}) that getAccessToken reads: "
         "written and read here without building a client"
     ),
+}
+#: The ``OidcCore`` methods ``_PooledOidcCore`` overrides, with the parameters the SDK calls
+#: them with (``LogtoClient`` passes them by name).
+SDK_OVERRIDDEN = {
+    "OidcCore.fetchTokenByCode": (
+        "clientId",
+        "clientSecret",
+        "redirectUri",
+        "code",
+        "codeVerifier",
+    ),
+    "OidcCore.fetchTokenByRefreshToken": ("clientId", "clientSecret", "refreshToken", "resource"),
+    "OidcCore.fetchUserInfo": ("accessToken",),
 }
 # The SDK keeps an access token 60 s less than its lifetime, against clock skew.
 ACCESS_TOKEN_MARGIN = 60
@@ -105,6 +125,68 @@ def _config() -> LogtoConfig:
     )
 
 
+class _PooledOidcCore(OidcCore):  # type: ignore[misc]
+    """``OidcCore`` whose requests go through the pool's keep-alive session.
+
+    The SDK's own open an ``aiohttp.ClientSession`` (and so a TCP and TLS connection) per
+    request. These send the same requests and raise the same ``LogtoException`` (the
+    response body) for anything but a 200, so that ``_mapped_errors`` maps alike.
+    """
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        async with provider_session() as session, session.request(method, url, **kwargs) as resp:
+            if resp.status != 200:
+                raise LogtoException(await resp.text())
+            return await resp.json()
+
+    @sensitive_variables()
+    async def fetchTokenByCode(
+        self,
+        clientId: str,
+        clientSecret: str | None,
+        redirectUri: str,
+        code: str,
+        codeVerifier: str,
+    ) -> TokenResponse:
+        data = {
+            "grant_type": "authorization_code",
+            "client_id": clientId,
+            "client_secret": clientSecret,
+            "redirect_uri": redirectUri,
+            "code": code,
+            "code_verifier": codeVerifier,
+        }
+        return TokenResponse(**await self._send("POST", self.metadata.token_endpoint, data=data))
+
+    @sensitive_variables()
+    async def fetchTokenByRefreshToken(
+        self,
+        clientId: str,
+        clientSecret: str | None,
+        refreshToken: str,
+        resource: str = "",
+    ) -> TokenResponse:
+        # An organization's "resource" is its URN: the SDK sends its id as organization_id.
+        organization = resource.startswith(OrganizationUrnPrefix)
+        data = removeFalsyKeys(
+            {
+                "grant_type": "refresh_token",
+                "client_id": clientId,
+                "client_secret": clientSecret,
+                "refresh_token": refreshToken,
+                "resource": None if organization else resource,
+                "organization_id": resource[len(OrganizationUrnPrefix) :] if organization else None,
+            }
+        )
+        return TokenResponse(**await self._send("POST", self.metadata.token_endpoint, data=data))
+
+    @sensitive_variables()
+    async def fetchUserInfo(self, accessToken: str) -> UserInfoResponse:
+        headers = {"Authorization": f"Bearer {accessToken}"}
+        endpoint = self.metadata.userinfo_endpoint
+        return UserInfoResponse(**await self._send("GET", endpoint, headers=headers))
+
+
 _core: tuple[dict[str, Any], OidcCore] | None = None
 
 
@@ -114,7 +196,7 @@ def _oidc_core() -> OidcCore:
     metadata = provider().metadata()
     if _core is None or _core[0] is not metadata:
         try:
-            _core = (metadata, OidcCore(OidcProviderMetadata(**metadata)))
+            _core = (metadata, _PooledOidcCore(OidcProviderMetadata(**metadata)))
         except pydantic.ValidationError as error:
             raise ProviderError(
                 _("The sign-in service sent an incomplete discovery document.")
@@ -204,43 +286,20 @@ def _mapped_errors() -> Iterator[None]:
         raise map_error(error) from error
 
 
-class _LoopThread:
-    """One event loop per process, in a daemon thread, that sync code runs SDK coroutines
-    on: a call makes no thread, no event loop and no executor of its own (``async_to_sync``
-    would make all three each time). Started at the first call, and again after a fork."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
-                threading.Thread(
-                    target=self._loop.run_forever, name="logto-sdk", daemon=True
-                ).start()
-            return self._loop
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the loop and wait for it (it bounds its own time)."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop()).result()
-
-
-_loop_thread = _LoopThread()
-
-
 def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
     with _mapped_errors():
-        return _loop_thread.run(_bounded(call, *args, **kwargs))
+        return pool.run(_bounded(call, *args, **kwargs))
 
 
 async def _arun(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Await an SDK coroutine from async code, bounded by the timeout, errors mapped."""
+    """Await an SDK coroutine from async code, bounded by the timeout, errors mapped.
+
+    It runs on the pool's loop too, where the pool's session lives: one session per
+    process, whichever loop serves the request.
+    """
     with _mapped_errors():
-        return await _bounded(call, *args, **kwargs)
+        return await pool.arun(_bounded(call, *args, **kwargs))
 
 
 @sensitive_variables()

@@ -85,6 +85,10 @@ class DevProvider:
     def counters(self) -> dict[str, int]:
         return self._debug("counters")  # type: ignore[return-value]
 
+    def connections(self) -> dict[str, int]:
+        """Per path, the distinct TCP connections its requests came on."""
+        return self._debug("connections")  # type: ignore[return-value]
+
     def calls(self) -> int:
         """Provider requests served for OpenID endpoints (everything under /oidc)."""
         return sum(n for path, n in self.counters().items() if path.startswith("/oidc"))

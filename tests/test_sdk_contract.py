@@ -6,16 +6,19 @@ on the shared ``OidcCore``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import threading
 import urllib.parse
 from typing import Any
 
+import logto.OidcCore as oidc_core_module
 import pytest
 from asgiref.sync import async_to_sync
-from logto import LogtoClient
+from logto import LogtoClient, LogtoException
 from logto.models.response import TokenResponse
+from logto.OidcCore import OidcCore
 
 from logto_auth import _sdk as sdk
 from logto_auth.exceptions import InvalidToken, ProviderUnavailable
@@ -186,3 +189,92 @@ def test_a_call_on_the_sdk_loop_is_bounded_by_the_timeout(settings: Any) -> None
     with pytest.raises(ProviderUnavailable):
         sdk._run(hang)
     assert where()  # the loop goes on serving
+
+
+# The OidcCore methods overridden to send through the pool's keep-alive session
+
+
+@pytest.mark.parametrize("name", sorted(sdk.SDK_OVERRIDDEN))
+def test_the_oidc_core_methods_we_override_have_the_shape_we_override(name: str) -> None:
+    method = getattr(OidcCore, name.removeprefix("OidcCore."))
+    ours = getattr(sdk._PooledOidcCore, name.removeprefix("OidcCore."))
+
+    assert inspect.iscoroutinefunction(method)
+    assert tuple(inspect.signature(method).parameters)[1:] == sdk.SDK_OVERRIDDEN[name]
+    assert inspect.signature(ours).parameters.keys() == inspect.signature(method).parameters.keys()
+
+
+class Recorder:
+    """Stands for an ``aiohttp.ClientSession``: records each request, answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self) -> Recorder:  # the SDK builds one per request
+        return self
+
+    async def __aenter__(self) -> Recorder:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Recorder:
+        self.sent.append((method, url, kwargs))
+        return self
+
+    def post(self, url: str, **kwargs: Any) -> Recorder:
+        return self.request("POST", url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Recorder:
+        return self.request("GET", url, **kwargs)
+
+    async def text(self) -> str:
+        return '{"error": "invalid_grant"}'
+
+    async def json(self) -> dict[str, Any]:
+        return {"access_token": "a", "token_type": "Bearer", "expires_in": 60, "sub": "s"}
+
+
+CALLS = [
+    ("fetchTokenByCode", ("app", "secret", CALLBACK, "code-1", "verifier-1")),
+    ("fetchTokenByCode", ("app", None, CALLBACK, "code-1", "verifier-1")),
+    ("fetchTokenByRefreshToken", ("app", "secret", "refresh-1")),
+    ("fetchTokenByRefreshToken", ("app", "secret", "refresh-1", API)),
+    ("fetchTokenByRefreshToken", ("app", "secret", "refresh-1", sdk.organization_resource("o1"))),
+    ("fetchUserInfo", ("access-1",)),
+]
+
+
+def sent_by(
+    core: OidcCore, monkeypatch: pytest.MonkeyPatch, status: int, name: str, args: Any
+) -> tuple[list[Any], str]:
+    session = Recorder(status)
+    monkeypatch.setattr(oidc_core_module.aiohttp, "ClientSession", session)
+
+    @contextlib.asynccontextmanager
+    async def pooled() -> Any:
+        yield session
+
+    monkeypatch.setattr(sdk, "provider_session", pooled)
+    try:
+        async_to_sync(getattr(core, name))(*args)
+        outcome = "answered"
+    except LogtoException as error:
+        outcome = f"LogtoException({error})"
+    return session.sent, outcome
+
+
+@pytest.mark.parametrize("status", [200, 400])
+@pytest.mark.parametrize(("name", "args"), CALLS)
+def test_our_requests_and_refusals_are_the_sdks(
+    name: str, args: Any, status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = sdk._oidc_core()
+    theirs = OidcCore(ours.metadata)
+
+    assert isinstance(ours, sdk._PooledOidcCore)
+    assert sent_by(ours, monkeypatch, status, name, args) == sent_by(
+        theirs, monkeypatch, status, name, args
+    )

@@ -409,6 +409,7 @@ def test_provider_hanging_at_token_exchange_answers_503(
     cache = provider()
     metadata = dict(cache.metadata())
     cache._entries["metadata"].value = {**metadata, "token_endpoint": f"{hanging.url}/token"}
+    started = time.monotonic()
     try:
         response = site.callback(redirect)
     finally:
@@ -416,6 +417,7 @@ def test_provider_hanging_at_token_exchange_answers_503(
 
     assert response.status_code == 503
     assert b"did not answer in time" in response.content
+    assert time.monotonic() - started < 2  # the pooled session adds no timeout of its own
 
 
 def test_signed_cookie_sessions_fit_a_signed_in_user(

@@ -1,5 +1,5 @@
-// What the debug endpoints report: request counters, the authorization requests received and
-// the back-channel logout deliveries attempted. Tests and the benchmark read these to count
+// What the debug endpoints report: request counters, the TCP connections requests came on,
+// the authorization requests received and the back-channel logout deliveries attempted. Tests and the benchmark read these to count
 // provider round trips and to check what the client really sent.
 
 // Paths with a per-request identifier are counted under one key.
@@ -23,12 +23,26 @@ export class Recorder {
 
   reset() {
     this.counters = {};
+    // Per counter key, the distinct TCP connections its requests came on (keep-alive reuse).
+    this.connections = {};
+    this.keysBySocket = new WeakMap();
     this.authRequests = [];
     this.backchannelDeliveries = [];
   }
 
   count(key) {
     this.counters[key] = (this.counters[key] ?? 0) + 1;
+  }
+
+  countConnection(key, socket) {
+    let keys = this.keysBySocket.get(socket);
+    if (keys === undefined) {
+      keys = new Set();
+      this.keysBySocket.set(socket, keys);
+    }
+    if (keys.has(key)) return;
+    keys.add(key);
+    this.connections[key] = (this.connections[key] ?? 0) + 1;
   }
 
   // Query parameters as an object; a repeated parameter (like `resource`) becomes a list.

@@ -545,6 +545,32 @@ test('cancelling the sign-in returns access_denied to the client', async () => {
   assert.equal(redirect.searchParams.get('state'), 'c1');
 });
 
+// A GET over node:http with `agent` (keep-alive or not); resolves once the body is read.
+function httpGet(pathname, agent) {
+  return new Promise((resolve, reject) => {
+    http.get(`${origin}${pathname}`, { agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode));
+    }).on('error', reject);
+  });
+}
+
+test('connections counts the TCP connections each path was requested on', async () => {
+  await postDev('/__dev__/reset');
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 3; i += 1) assert.equal(await httpGet('/oidc/jwks', keepAlive), 200);
+  assert.equal(await httpGet('/oidc/jwks', new http.Agent({ keepAlive: false })), 200);
+  assert.equal(await httpGet('/oidc/.well-known/openid-configuration', keepAlive), 200);
+  keepAlive.destroy();
+
+  assert.equal((await getJson('/__dev__/counters'))['/oidc/jwks'], 4);
+  const connections = await getJson('/__dev__/connections');
+  assert.equal(connections['/oidc/jwks'], 2);
+  assert.equal(connections['/oidc/.well-known/openid-configuration'], 1);
+  await postDev('/__dev__/reset');
+  assert.deepEqual(await getJson('/__dev__/connections'), {});
+});
+
 test('counters and recorded authorization requests', async () => {
   assert.deepEqual(await postDev('/__dev__/reset'), { ok: true });
   assert.deepEqual(await getJson('/__dev__/counters'), {});

@@ -138,3 +138,65 @@ def test_api_with_a_machine_token(server: str, dev_provider: DevProvider) -> Non
     status, www_authenticate = get_with_two_authorizations(f"{server}/api/me/", token, token)
     assert status == 400
     assert 'error="invalid_request"' in www_authenticate
+
+
+# Keep-alive to the provider under each kind of server: (command, worker processes)
+KEEP_ALIVE_SERVERS = {
+    "gunicorn-sync": (["-m", "gunicorn", "--workers", "2", "--preload"], 2),
+    "gunicorn-gthread": (["-m", "gunicorn", "--workers", "1", "--threads", "4"], 1),
+    "uvicorn": (["-m", "uvicorn", "config.asgi:application"], 1),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KEEP_ALIVE_SERVERS))
+def test_sign_ins_and_refreshes_under_each_server_reuse_provider_connections(
+    kind: str, dev_provider: DevProvider, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOGTO_ENDPOINT": dev_provider.url,
+        "LOGTO_API_RESOURCE": "http://127.0.0.1:8000/api",  # the dev provider's
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    arguments, workers = KEEP_ALIVE_SERVERS[kind]
+    if kind == "uvicorn":
+        arguments = [*arguments, "--port", str(port)]
+    else:
+        arguments = [*arguments, "--bind", f"127.0.0.1:{port}", "config.wsgi:application"]
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = run_server([sys.executable, *arguments], env, port, log=log)
+    origin = f"http://127.0.0.1:{port}"
+    dev_provider.register_site(origin)
+    before_calls, before_connections = dev_provider.counters(), dev_provider.connections()
+    try:
+        for _ in range(3):
+            browser = requests.Session()
+            auth_url = browser.get(f"{origin}/logto/sign-in/?next=/profile/", allow_redirects=False)
+            back = dev_provider.authorize(auth_url.headers["Location"], "alice")
+            assert browser.get(back, allow_redirects=False).status_code == 302
+            # The profile fetches userinfo and refreshes for an API token it then uses.
+            profile = browser.get(f"{origin}/profile/", timeout=10)
+            assert profile.status_code == 200
+            assert "it answered <strong>200</strong>" in profile.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    calls, connections = dev_provider.counters(), dev_provider.connections()
+
+    def new(counts: dict[str, int], before: dict[str, int], key: str) -> int:
+        return counts.get(key, 0) - before.get(key, 0)
+
+    assert new(calls, before_calls, "token:authorization_code") == 3
+    assert new(calls, before_calls, "token:refresh_token") == 3
+    assert new(calls, before_calls, "/oidc/me") == 3
+    # Before: a connection per call (6 token requests, 3 userinfo requests).
+    assert new(connections, before_connections, "/oidc/token") <= workers
+    assert new(connections, before_connections, "/oidc/me") <= workers
+    # No worker warned of an unclosed session (a forked one would, of its parent's).
+    assert "Unclosed" not in log_path.read_text(errors="replace")

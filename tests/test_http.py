@@ -1,0 +1,318 @@
+"""The connection pool (``_http.pool``): every provider call of a process, the SDK's token
+requests included, goes through one keep-alive session, within ``LOGTO['TIMEOUT']``, and
+a token request is never sent twice. The unit tests talk to a scripted HTTP server on a
+local socket; the integration tests count the dev provider's TCP connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from logto.models.oidc import OidcProviderMetadata
+
+from logto_auth import _http, _sdk
+from logto_auth._provider import provider
+from logto_auth.exceptions import ProviderUnavailable
+from tests.conftest import Site
+from tests.devprovider import ROOT, TEST_CLIENT_ORIGIN, DevProvider
+
+API = "http://127.0.0.1:8000/api"  # the dev provider's API resource
+TOKENS = {"access_token": "access-1", "token_type": "Bearer", "expires_in": 3600}
+
+
+class ScriptedServer:
+    """An HTTP/1.1 server that keeps connections alive and meets each request, in arrival
+    order, with the next action of its script: ``ok`` (a 200 JSON answer), ``drop`` (close
+    the connection without answering) or ``hang`` (never answer)."""
+
+    def __init__(self, *script: str) -> None:
+        self.script = list(script)
+        self.requests: list[tuple[int, str]] = []  # (connection number, request line)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn = self.sock.accept()[0]
+            except OSError:
+                return
+            self.held.append(conn)
+            self.connections += 1
+            number = self.connections
+            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        reader = conn.makefile("rb")
+        try:
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                length = 0
+                while (header := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.decode().partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                reader.read(length)
+                self.requests.append((number, line.decode().strip()))
+                action = self.script.pop(0) if self.script else "ok"
+                if action == "drop":
+                    conn.close()
+                    return
+                if action == "hang":
+                    return  # the connection stays open, unanswered (closed by close())
+                body = json.dumps({**TOKENS, "sub": "alice0k7x2qm"}).encode()
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+                )
+                conn.sendall(head.encode() + body)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    servers: list[ScriptedServer] = []
+
+    def start(*script: str) -> ScriptedServer:
+        servers.append(ScriptedServer(*script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def core_at(server: ScriptedServer) -> _sdk._PooledOidcCore:
+    origin = server.url
+    return _sdk._PooledOidcCore(
+        OidcProviderMetadata(
+            issuer=f"{origin}/oidc",
+            authorization_endpoint=f"{origin}/oidc/auth",
+            token_endpoint=f"{origin}/oidc/token",
+            userinfo_endpoint=f"{origin}/oidc/me",
+            jwks_uri=f"{origin}/oidc/jwks",
+            response_types_supported=["code"],
+            subject_types_supported=["public"],
+            id_token_signing_alg_values_supported=["ES384"],
+        )
+    )
+
+
+def refresh_at(core: _sdk._PooledOidcCore) -> Any:
+    """One refresh-token request through the pool, as ``_sdk.refresh`` makes it."""
+    return _sdk._run(core.fetchTokenByRefreshToken, "app", "secret", "refresh-1", API)
+
+
+def test_token_requests_from_sync_code_share_one_keep_alive_connection(scripted: Any) -> None:
+    server = scripted()
+    core = core_at(server)
+
+    answers = [refresh_at(core) for _ in range(5)]
+
+    assert [answer.access_token for answer in answers] == ["access-1"] * 5
+    assert len(server.requests) == 5
+    assert server.connections == 1
+
+
+def test_token_requests_from_async_code_share_the_same_connection(scripted: Any) -> None:
+    server = scripted()
+    core = core_at(server)
+
+    async def from_another_loop() -> list[Any]:
+        call = core.fetchTokenByRefreshToken
+        return [await _sdk._arun(call, "app", "secret", "refresh-1", API) for _ in range(3)]
+
+    refresh_at(core)
+    answers = asyncio.run(from_another_loop())
+
+    assert [answer.access_token for answer in answers] == ["access-1"] * 3
+    assert server.connections == 1
+
+
+def test_a_token_request_on_a_connection_the_provider_drops_is_not_sent_again(
+    scripted: Any,
+) -> None:
+    # The provider may have processed it: a replayed code or refresh token could cost the
+    # user the grant. It fails like an unreachable provider; the next call reconnects.
+    server = scripted("ok", "drop", "ok")
+    core = core_at(server)
+    refresh_at(core)
+
+    with pytest.raises(ProviderUnavailable):
+        refresh_at(core)
+
+    assert len(server.requests) == 2
+    assert refresh_at(core).access_token == "access-1"
+    assert server.connections == 2
+
+
+def test_a_get_on_a_connection_the_provider_drops_is_sent_again_once(scripted: Any) -> None:
+    # Idempotent: aiohttp retries it on a new connection (discovery, keys, userinfo).
+    server = scripted("ok", "drop", "ok")
+    _http.fetch_json(f"{server.url}/oidc/me")
+
+    assert _http.fetch_json(f"{server.url}/oidc/me")["sub"] == "alice0k7x2qm"
+    assert len(server.requests) == 3
+    assert server.connections == 2
+
+
+def test_a_provider_silent_on_a_kept_connection_is_bounded_by_the_timeout(
+    scripted: Any, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.5}
+    server = scripted("ok", "hang", "ok")
+    core = core_at(server)
+    refresh_at(core)
+
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="did not answer in time"):
+        refresh_at(core)
+
+    assert time.monotonic() - started < 2
+    assert refresh_at(core).access_token == "access-1"  # not on the silent connection
+    assert server.connections == 2
+
+
+FORKING = """
+import os, sys
+import django
+django.setup()
+from logto_auth import _http
+_http.fetch_json(sys.argv[1])
+_http.fetch_json(sys.argv[1])  # the same connection
+pid = os.fork()  # closes the parent's connections first
+_http.fetch_json(sys.argv[1])  # each process on a connection of its own
+if pid == 0:
+    sys.exit(0)  # the child closes its session at exit
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_process_makes_its_own_session_and_both_exit_without_warnings(
+    scripted: Any,
+) -> None:
+    server = scripted()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-X", "dev", "-W", "ignore::DeprecationWarning", "-c", FORKING]
+
+    done = subprocess.run(
+        [*command, f"{server.url}/oidc/me"], env=env, cwd=ROOT, capture_output=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""  # no "Unclosed client session", no ResourceWarning
+    assert len(server.requests) == 4
+    assert server.connections == 3  # parent before the fork, parent after, child
+
+
+def test_closing_the_pool_closes_its_session_without_warnings(scripted: Any) -> None:
+    server = scripted()
+    pool = _http._Pool()
+
+    async def session_in_use() -> Any:
+        session = pool.session()
+        assert session is not None
+        async with session.get(f"{server.url}/oidc/me") as response:
+            await response.read()
+        return session
+
+    session = pool.run(session_in_use())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pool.close()
+
+    assert session.closed
+
+
+# Against the dev provider: connections counted where they arrive
+
+
+def fresh_sign_in(kind: str, dev: DevProvider) -> None:
+    """Sign a new browser in, then make the site refresh (a token for the API) and fetch
+    userinfo: three provider calls of the site, each a request on a connection."""
+    site = Site(kind)
+    assert site.sign_in(dev, "alice").status_code == 302
+    if kind == "wsgi":
+        assert b"it answered <strong>200</strong>" in site.get("/profile/").content
+    else:
+        assert site.get("/async/token/", {"resource": API}).json()["token"]
+        assert site.get("/async/userinfo/").json()["sub"] == "alice0k7x2qm"
+
+
+@pytest.mark.urls("tests.urls")
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_sign_ins_refreshes_and_userinfo_from_one_process_reuse_connections(
+    kind: str, dev_provider: DevProvider, db: None
+) -> None:
+    fresh_sign_in(kind, dev_provider)  # discovery and keys cached, a connection opened
+    dev_provider.reset()
+
+    for _ in range(5):
+        fresh_sign_in(kind, dev_provider)
+
+    counters, connections = dev_provider.counters(), dev_provider.connections()
+    assert counters["token:authorization_code"] == 5
+    assert counters["token:refresh_token"] == 5
+    assert counters["/oidc/me"] == 5
+    # One connection carries them all, unless the machine stalled past the keep-alive.
+    assert connections["/oidc/token"] <= 2
+    assert connections["/oidc/me"] <= 2
+
+
+@pytest.fixture
+def short_keep_alive_provider(settings: Any) -> Iterator[DevProvider]:
+    """A provider that closes idle connections after 0.5 s, far below our 4 s."""
+    started = DevProvider(DEV_PROVIDER_KEEP_ALIVE_TIMEOUT_MS="500").start()
+    started.register_site(TEST_CLIENT_ORIGIN)
+    settings.LOGTO = {**settings.LOGTO, "ENDPOINT": started.url}
+    yield started
+    provider().forget()
+    started.stop()
+
+
+@pytest.mark.integration  # starts a dev provider of its own
+def test_a_token_request_after_the_provider_closed_the_idle_connection_succeeds(
+    short_keep_alive_provider: DevProvider, wsgi_site: Site
+) -> None:
+    wsgi_site.sign_in(short_keep_alive_provider, "alice")
+    time.sleep(2)  # the provider has closed the connection the sign-in used (Node: ~1.3 s)
+
+    assert wsgi_site.access_token(API)
+    assert short_keep_alive_provider.connections()["/oidc/token"] == 2
+
+
+def test_an_idle_connection_is_dropped_before_nodes_keep_alive_timeout(
+    dev_provider: DevProvider, wsgi_site: Site
+) -> None:
+    # Idle for 4.5 s, past our 4 s, before the provider's 5 s: we reconnect rather than
+    # send on a connection the provider may close as the request arrives.
+    wsgi_site.sign_in(dev_provider, "alice")
+    before = dev_provider.connections()["/oidc/token"]
+    time.sleep(4.5)
+
+    assert wsgi_site.access_token(API)
+    assert dev_provider.connections()["/oidc/token"] == before + 1
