@@ -56,6 +56,7 @@ BARE_USER = (
 )
 LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"
 RPS = ("logto", "mozilla", "bare")
+CALLBACKS = ("/logto/callback/", "/oidc/callback/")  # each relying party's sign-in callback
 RSS_EVERY = 10  # seconds between memory samples in a soak
 POOL = {"gunicorn": 2, "uvicorn": 10}  # psycopg pool size per process (sync worker: 1 at once)
 NGINX_CONF = """
@@ -65,7 +66,9 @@ pid {dir}/nginx.pid;
 error_log {dir}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    # Where each request went and how long its upstream took: the callbacks' times by server.
+    log_format upstream '$upstream_addr $upstream_response_time $uri';
+    access_log {dir}/upstream.log upstream buffer=256k flush=1s;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -202,6 +205,22 @@ class Stack:
         named = {f"gunicorn worker {n}": pid for n, pid in enumerate(sorted(gunicorn), 1)}
         return {**named, "uvicorn": self.servers["uvicorn"].pid}
 
+    def callback_times(self, log: Path, start: int) -> dict[str, float]:
+        """The median upstream time of the sign-in callbacks in ``log`` from byte ``start``,
+        by server (from nginx's log: its time waiting for the upstream's answer)."""
+        servers = {
+            f"127.0.0.1:{self.wsgi_port}": "gunicorn",
+            f"127.0.0.1:{self.asgi_port}": "uvicorn",
+        }
+        times: dict[str, list[float]] = {name: [] for name in servers.values()}
+        with log.open("rb") as lines:
+            lines.seek(start)
+            for line in lines.read().decode().splitlines():
+                upstream, took, uri = [*line.split(" "), "", "", ""][:3]
+                if uri in CALLBACKS and upstream in servers and took.replace(".", "").isdigit():
+                    times[servers[upstream]].append(float(took) * 1000)
+        return {name: statistics.median(found) if found else 0.0 for name, found in times.items()}
+
     def snapshot_rss(self) -> dict[str, float]:
         return {name: rss_mb(pid) for name, pid in self.workers().items()}
 
@@ -285,6 +304,8 @@ def step(
         "mode": mode,
     }
     before = running.snapshot()
+    log = running.workdir / "upstream.log"
+    log_start = log.stat().st_size if log.exists() else 0
     rss: list[dict[str, float]] = [before["rss"]]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         driver = subprocess.Popen(
@@ -305,8 +326,9 @@ def step(
         if driver.returncode:
             raise RuntimeError(f"locust failed:\n{err.read()[-3000:]}")
         result: dict[str, Any] = json.loads(out.read().strip().splitlines()[-1])
-    time.sleep(1.5)  # PostgreSQL publishes a backend's counts within a second
+    time.sleep(1.5)  # PostgreSQL publishes a backend's counts within a second (nginx its log)
     after = running.snapshot()
+    result["callback_upstream_ms"] = running.callback_times(log, log_start)
     result["server"] = {
         key: after[key] - before[key]
         for key in ("provider", "xacts", "redis_commands", "backchannel", "backchannel_failed")
@@ -436,6 +458,7 @@ def report(results: dict[str, Any]) -> list[str]:
                 ratio(rate(ours, "api"), rate(mozilla, "api")),
                 ratio(rate(ours, "page"), rate(bare, "page")),
                 ratio(bare["by_kind"]["page"]["p50"], ours["by_kind"]["page"]["p50"]),
+                callbacks(ours, mozilla),
             ]
         )
     lines += markdown_table(
@@ -446,6 +469,7 @@ def report(results: dict[str, Any]) -> list[str]:
             "API vs mozilla",
             "pages vs bare",
             "page p50 speed vs bare (bare ÷ ours time)",
+            "callback median upstream ms, gunicorn / uvicorn: ours vs mozilla",
         ],
         ratio_rows,
     )
@@ -510,6 +534,14 @@ def report(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def callbacks(ours: dict[str, Any], mozilla: dict[str, Any]) -> str:
+    times = [result.get("callback_upstream_ms", {}) for result in (ours, mozilla)]
+    return " vs ".join(
+        " / ".join(f"{found.get(server, 0):.0f}" for server in ("gunicorn", "uvicorn"))
+        for found in times
+    )
+
+
 def memory(result: dict[str, Any]) -> str:
     return ", ".join(
         f"{result['rss_before'][name]:.0f}→{result['rss_peak'][name]:.0f}"
@@ -547,6 +579,7 @@ def summary(runs: list[dict[str, Any]]) -> list[str]:
                 median(of("page", "mozilla", index)),
                 median(of("page", "bare", index)),
                 median(of("api", "mozilla", index)),
+                " vs ".join(f"{wsgi_callback(runs, rp, index):.0f}" for rp in ("logto", "mozilla")),
                 sum(errors(run[rp][index]) for run in runs for rp in RPS),
             ]
         )
@@ -560,11 +593,19 @@ def summary(runs: list[dict[str, Any]]) -> list[str]:
                 "pages vs mozilla (>= 1.0)",
                 "pages vs bare Django (>= 0.95)",
                 "bearer API vs mozilla (>= 1.5)",
+                "WSGI callback median ms, ours vs mozilla (ours <= theirs)",
                 "errors",
             ],
             rows,
         ),
     ]
+
+
+def wsgi_callback(runs: list[dict[str, Any]], rp: str, index: int) -> float:
+    """The median over ``runs`` of the callbacks' median upstream time under gunicorn."""
+    return float(
+        statistics.median(run[rp][index]["callback_upstream_ms"]["gunicorn"] for run in runs)
+    )
 
 
 def soak_report(results: dict[str, Any]) -> list[str]:
