@@ -306,7 +306,8 @@ def step(
     before = running.snapshot()
     log = running.workdir / "upstream.log"
     log_start = log.stat().st_size if log.exists() else 0
-    rss: list[dict[str, float]] = [before["rss"]]
+    started = time.monotonic()
+    rss: list[dict[str, float]] = [{"at": 0.0, **before["rss"]}]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         driver = subprocess.Popen(
             [str(load_python()), str(ROOT / "bench" / "locustfile.py"), json.dumps(config)],
@@ -320,7 +321,7 @@ def step(
             if time.monotonic() > deadline:
                 driver.kill()
             time.sleep(RSS_EVERY if mode == "flow" else 1)
-            rss.append(running.snapshot_rss())
+            rss.append({"at": time.monotonic() - started, **running.snapshot_rss()})
         out.seek(0)
         err.seek(0)
         if driver.returncode:
@@ -338,6 +339,7 @@ def step(
     }
     result["rss_before"], result["rss_after"] = before["rss"], after["rss"]
     result["rss_peak"] = {name: max(sample.get(name, 0) for sample in rss) for name in after["rss"]}
+    result["rss_samples"] = rss
     return result
 
 
@@ -609,25 +611,30 @@ def wsgi_callback(runs: list[dict[str, Any]], rp: str, index: int) -> float:
 
 
 def soak_report(results: dict[str, Any]) -> list[str]:
-    """Memory over the soak: each server before, at its peak, after; the change."""
+    """Memory over the soak: each server before, after the first minute, half-way, at its
+    peak and after; the change after the first minute (the ramp: threads, pools, caches)."""
+
+    def at(samples: list[dict[str, float]], name: str, seconds: float) -> float:
+        found = [sample[name] for sample in samples if sample["at"] >= seconds and name in sample]
+        return found[0] if found else samples[-1].get(name, 0.0)
+
     rows = []
     for rp in RPS:
         result = results.get(rp)
         if result is None:
             continue
+        samples = result["rss_samples"]
         for name in result["rss_after"]:
-            before, peak, after = (
-                result[key][name] for key in ("rss_before", "rss_peak", "rss_after")
-            )
+            before, after = result["rss_before"][name], result["rss_after"][name]
+            minute, half = at(samples, name, 60), at(samples, name, results["seconds"] / 2)
             rows.append(
                 [
                     NAMES[rp],
                     name,
-                    f"{before:.0f}",
-                    f"{peak:.0f}",
+                    *(f"{value:.0f}" for value in (before, minute, half)),
+                    f"{result['rss_peak'][name]:.0f}",
                     f"{after:.0f}",
-                    f"{(peak - before) / before:+.1%}",
-                    f"{(after - before) / before:+.1%}",
+                    f"{(after - minute) / minute:+.1%}",
                 ]
             )
     flows = ", ".join(
@@ -644,10 +651,11 @@ def soak_report(results: dict[str, Any]) -> list[str]:
                 "relying party",
                 "server",
                 "RSS MB before",
+                "after 1 min",
+                "half-way",
                 "peak",
                 "after",
-                "peak vs before",
-                "after vs before",
+                "after vs 1 min",
             ],
             rows,
         ),
