@@ -198,6 +198,9 @@ def test_a_permission_added_to_a_role_reaches_tokens_at_the_next_sign_in(
     )
     [updated] = logto.webhooks("OrganizationRole.Scopes.Updated")
     assert json.loads(updated["body"])["organizationRoleId"] == "member"
+    # Undone for whoever shares the provider: the permission leaves tokens at once.
+    logto.reset_organizations()
+    assert scope_of(logto.refresh(again["refresh_token"], organization_id=ACME)) == "read:data"
 
 
 # --- API tokens ----------------------------------------------------------------------------
