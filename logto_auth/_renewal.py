@@ -300,8 +300,12 @@ class SessionTokens:
             token = _sdk.stored_access_token(self.storage, "")
             return user_info(token, str(self.sub)) if token else {}
 
+        backend = logto_backend()
         merged, supplement = _tokens.complete(
-            id_token, _tokens.stored_supplement(session), fetch_user_info if fetch else None
+            id_token,
+            _tokens.stored_supplement(session),
+            fetch_user_info if fetch else None,
+            backend.needs_organization_data,
         )
         _tokens.store(session, supplement)
         user = getattr(self._request, "user", None)
@@ -309,17 +313,9 @@ class SessionTokens:
             return
         identity = getattr(user, "logto_identity", None)
         if getattr(identity, "sub", None) == merged["sub"]:
-            logto_backend().sync_user(self._request, user, merged)
+            backend.sync_user(self._request, user, merged)
 
 
 def _published_key(sub: str) -> str:
-    """The cache key of the claims last synced for the Logto user ``sub``; the key of the
-    user's sync lock too (``_sessions.refresh_lock``).
-
-    Claims are shared only by sessions of the same application asking the same scopes:
-    another site on the cache, or an instance of a release that asks other scopes, has
-    claims of its own.
-    """
-    scopes = " ".join(sorted(logto_settings.scopes))
-    application = f"{logto_settings.endpoint} {logto_settings.app_id} {scopes}"
-    return _sessions.cache_key("synced-claims", f"{application} {sub}")
+    """The cache key of the claims last synced for the Logto user ``sub`` (``_sessions``)."""
+    return _sessions.published_key(sub)

@@ -177,25 +177,47 @@ def promised() -> list[str]:
     return [claim for scope, claim in PROMISES.items() if scope in logto_settings.scopes]
 
 
+# Never in an ID token: userinfo's description of the user's organizations. It is not a
+# claim the session keeps (the database does, LogtoOrganization), so it is returned with
+# the claims of the sign-in or sync that asked userinfo, never in the supplement.
+ORGANIZATION_DATA = "organization_data"
+
+
 @sensitive_variables()
 def complete(
     id_token: str,
     supplement: dict[str, Any] | None = None,
     fetch_user_info: Callable[[], dict[str, Any]] | None = None,
+    undescribed: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(claims, supplement)`` for ``id_token``.
 
     When the token lacks a promised claim, ``fetch_user_info`` (if given: one provider
-    call) supplies it; otherwise the previous ``supplement`` does.
+    call) supplies it; otherwise the previous ``supplement`` does. Userinfo is also asked
+    when ``undescribed(claims)`` says that the organizations the claims name need their
+    data; whenever it was asked, its ``organization_data`` comes with the claims (not
+    with the supplement).
     """
     token_claims = unverified_claims(id_token)
     lacking = [claim for claim in promised() if claim not in token_claims]
     added = dict(supplement or {})
-    if lacking and fetch_user_info is not None:
+    described = None
+    # ``lacking`` first: ``undescribed`` may cost a query, needless when userinfo is asked.
+    if fetch_user_info is not None and (
+        lacking or (undescribed is not None and undescribed({**added, **token_claims}))
+    ):
         info = fetch_user_info()
         added.update({claim: info[claim] for claim in lacking if claim in info})
-    added = {claim: value for claim, value in added.items() if claim not in token_claims}
-    return {**added, **token_claims}, added
+        described = info.get(ORGANIZATION_DATA)
+    added = {
+        claim: value
+        for claim, value in added.items()
+        if claim not in token_claims and claim != ORGANIZATION_DATA
+    }
+    claims = {**added, **token_claims}
+    if described is not None:
+        claims[ORGANIZATION_DATA] = described
+    return claims, added
 
 
 def stored_supplement(session: SessionBase) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
 rights its roles give (``LOGTO['ROLES']`` and friends, computed by ``_tokens``), written
-only when something changed."""
+only when something changed; and the organizations Logto describes, as Django data."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import re
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_backends, get_user_model
@@ -17,10 +19,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logto_auth._tokens import FLAGS, Rights, organization_roles_of, rights_for, roles_of
+from logto_auth._tokens import (
+    FLAGS,
+    ORGANIZATION_DATA,
+    Rights,
+    organization_roles_of,
+    rights_for,
+    roles_of,
+)
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import AccessDenied
-from logto_auth.models import LogtoIdentity, LogtoMembership
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
@@ -32,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["LogtoBackend", "logto_backend"]
 
 logger = logging.getLogger(__name__)
+
+# A Logto ID is short and plain: anything else names no organization of ours.
+LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
 
 
 class LogtoBackend(ModelBackend):
@@ -49,6 +61,12 @@ class LogtoBackend(ModelBackend):
     )
     """Claims that change with every token without saying anything new about the user:
     ``claims_digest`` leaves them out."""
+
+    organization_data_max_age = 3600
+    """Seconds after which a sign-in or sync asks userinfo again for the data (name,
+    description) of an organization the user belongs to (default an hour). Userinfo is
+    asked at once for an organization the site does not know; the organization webhooks
+    keep the data fresh in between."""
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None
@@ -78,9 +96,15 @@ class LogtoBackend(ModelBackend):
 
         When the claims or the role mapping changed since the last time (``claims_digest``),
         runs ``configure_user``, records the claims and organization memberships on the
-        identity, and sends ``logto_user_synced``; otherwise writes nothing.
+        identity, and sends ``logto_user_synced``; otherwise writes nothing. The
+        ``organization_data`` that userinfo answered, when it was asked, goes to
+        ``sync_organizations`` (and is left out of the claims recorded).
         """
         identity = user.logto_identity
+        if ORGANIZATION_DATA in claims:
+            # The database keeps it, not the claims: recorded whatever the digest says.
+            claims = dict(claims)
+            self.sync_organizations(claims.pop(ORGANIZATION_DATA))
         if not created and identity.synced_digest == self.claims_digest(claims, user):
             return user
         with transaction.atomic():
@@ -293,6 +317,69 @@ class LogtoBackend(ModelBackend):
             elif found.roles != roles:
                 found.roles = roles
                 found.save(update_fields=["roles"])
+
+
+    def needs_organization_data(self, claims: dict[str, Any]) -> bool:
+        """Return whether userinfo should be asked for the organizations ``claims`` name.
+
+        By default, whether one of them is unknown here or was last described more than
+        ``organization_data_max_age`` seconds ago: one query when the claims name an
+        organization, none otherwise. Return ``False`` to leave the organizations' data to
+        the webhooks alone (no provider call beyond the ID token's).
+        """
+        organizations = [org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)]
+        if not organizations:
+            return False
+        fresh_since = timezone.now() - timedelta(seconds=self.organization_data_max_age)
+        fresh = LogtoOrganization.objects.filter(pk__in=organizations, checked_at__gt=fresh_since)
+        return fresh.count() < len(set(organizations))
+
+    def sync_organizations(self, described: Any) -> list[str]:
+        """Record organizations as Logto describes them: ``[{id, name, description}, ...]``
+        (userinfo's ``organization_data``, or a webhook's organization).
+
+        Writes only what changed: new organizations are inserted, a changed name or
+        description is updated; an unchanged one only has its ``checked_at`` renewed, when
+        it was due. Malformed entries are left out. Return the IDs recorded.
+        """
+        found: dict[str, tuple[str, str | None]] = {}
+        for entry in described if isinstance(described, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            org, name, description = entry.get("id"), entry.get("name"), entry.get("description")
+            if not isinstance(org, str) or not LOGTO_ID.fullmatch(org):
+                continue
+            if not isinstance(name, str):
+                continue
+            if description is not None and not isinstance(description, str):
+                description = None
+            found[org] = (name[:255], description)
+        if not found:
+            return []
+        now = timezone.now()
+        held = {org.pk: org for org in LogtoOrganization.objects.filter(pk__in=found)}
+        LogtoOrganization.objects.bulk_create(
+            [
+                LogtoOrganization(id=org, name=name, description=description, checked_at=now)
+                for org, (name, description) in found.items()
+                if org not in held
+            ],
+            ignore_conflicts=True,  # another sign-in of a member may insert it at once
+        )
+        due = now - timedelta(seconds=self.organization_data_max_age)
+        checked = []
+        for org, (name, description) in found.items():
+            known = held.get(org)
+            if known is None:
+                continue
+            if (known.name, known.description) != (name, description):
+                known.name, known.description, known.checked_at = name, description, now
+                known.save(update_fields=["name", "description", "checked_at", "updated_at"])
+            elif known.checked_at <= due:
+                checked.append(org)
+        if checked:
+            LogtoOrganization.objects.filter(pk__in=checked).update(checked_at=now)
+        return list(found)
 
 
 def logto_backend() -> LogtoBackend:

@@ -1,0 +1,414 @@
+"""Organizations as Django data: ``LogtoOrganization`` filled from userinfo's
+``organization_data`` (asked only when the site lacks an organization's data, or holds it
+from longer ago than ``organization_data_max_age``), kept fresh by the organization
+webhooks, shown read-only in the admin."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from logto_auth import _sessions, _tokens
+from logto_auth.backends import LogtoBackend
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization, LogtoSession
+from tests.conftest import Site
+from tests.test_webhooks import iso
+
+KEY = "organization-webhooks-test-key"
+URL = "/logto/webhooks/"
+ACME, GLOBEX = "acme4p9x2k7z", "globex8m3q5t"
+ALICE, BOB = "alice0k7x2qm", "bob5n8r1vw3t"
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def signing_key(logto_settings: dict[str, Any], settings: Any) -> None:
+    settings.LOGTO = {**logto_settings, "WEBHOOK_SIGNING_KEY": KEY}
+
+
+def post(site: Site, body: bytes) -> Any:
+    signature = hmac.new(KEY.encode(), body, hashlib.sha256).hexdigest()
+    return site.post(
+        URL, body, content_type="application/json", headers={"logto-signature-sha-256": signature}
+    )
+
+
+def organization(
+    org: str = ACME, name: str = "Acme", description: str | None = None
+) -> dict[str, Any]:
+    """An organization as Logto's webhooks carry it (``data``)."""
+    return {
+        "id": org,
+        "tenantId": "default",
+        "name": name,
+        "description": description,
+        "customData": {},
+        "isMfaRequired": False,
+        "branding": {},
+        "createdAt": 1795881839660,
+    }
+
+
+def hook(kind: str, /, *, ago: float = 0, **fields: Any) -> bytes:
+    """A webhook body of an organization event created ``ago`` seconds ago."""
+    created_at = iso(time.time() - ago)
+    return json.dumps({"event": kind, "createdAt": created_at, "hookId": "h1", **fields}).encode()
+
+
+def member(sub: str, *orgs: str, roles: tuple[str, ...] = ()) -> LogtoIdentity:
+    """A Django user signed in once as the Logto user ``sub``, a member of ``orgs``."""
+    user = User.objects.create_user(username=sub)
+    identity = LogtoIdentity.objects.create(user=user, sub=sub, synced_digest="digest")
+    for org in orgs:
+        LogtoMembership.objects.create(identity=identity, organization_id=org, roles=list(roles))
+    return identity
+
+
+def known(org: str = ACME, name: str = "Acme", **fields: Any) -> LogtoOrganization:
+    return LogtoOrganization.objects.create(id=org, name=name, checked_at=timezone.now(), **fields)
+
+
+def indexed_session(sub: str, **data: Any) -> str:
+    """A session of the Logto user ``sub`` in the configured store, indexed; its key."""
+    session = _sessions.session_store()()
+    session.update({_sessions.SYNCED_KEY: time.time(), **data})
+    session.save()
+    assert session.session_key is not None
+    LogtoSession.objects.create(sub=sub, sid="sid-" + sub, session_key=session.session_key)
+    return session.session_key
+
+
+def stored(key: str) -> dict[str, Any]:
+    return dict(_sessions.session_store()(key).items())
+
+
+# The claims pipeline: when userinfo is asked for organization data
+
+
+def id_token(**claims: Any) -> str:
+    """An ID token as the pipeline reads it (decoded, not verified: it was at receipt)."""
+    return jwt.encode({"sub": ALICE, "iat": 1, "exp": 2, **claims}, "k" * 32, algorithm="HS256")
+
+
+USERINFO = {
+    "sub": ALICE,
+    "organizations": [ACME],
+    "organization_data": [{"id": ACME, "name": "Acme", "description": None}],
+}
+
+
+def test_pipeline_asks_userinfo_for_undescribed_organizations_not_kept_in_session() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def undescribed(claims: dict[str, Any]) -> bool:
+        asked.append(claims)
+        return True
+
+    claims, supplement = _tokens.complete(
+        id_token(roles=[], organizations=[ACME], organization_roles=[]),
+        fetch_user_info=lambda: USERINFO,
+        undescribed=undescribed,
+    )
+
+    assert asked[0]["organizations"] == [ACME]
+    assert claims["organization_data"] == USERINFO["organization_data"]
+    assert "organization_data" not in supplement
+
+
+def test_pipeline_leaves_userinfo_alone_when_the_organizations_are_described() -> None:
+    def no_call() -> dict[str, Any]:
+        raise AssertionError("userinfo asked")
+
+    claims, _ = _tokens.complete(
+        id_token(roles=[], organizations=[ACME], organization_roles=[]),
+        fetch_user_info=no_call,
+        undescribed=lambda claims: False,
+    )
+
+    assert "organization_data" not in claims
+
+
+@pytest.mark.django_db
+def test_organization_data_is_needed_when_unknown_or_stale_and_costs_one_query() -> None:
+    backend = LogtoBackend()
+    claims = {"sub": ALICE, "organizations": [ACME, GLOBEX]}
+    known(ACME)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert backend.needs_organization_data(claims)  # Globex is unknown
+    known(GLOBEX)
+    assert not backend.needs_organization_data(claims)
+    LogtoOrganization.objects.filter(pk=ACME).update(
+        checked_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
+    )
+    assert backend.needs_organization_data(claims)
+    with CaptureQueriesContext(connection) as none:
+        assert not backend.needs_organization_data({"sub": ALICE, "organizations": []})
+
+    assert len(captured.captured_queries) == 1
+    assert none.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_sync_organizations_writes_only_what_changed() -> None:
+    backend = LogtoBackend()
+    data = [
+        {"id": ACME, "name": "Acme", "description": None},
+        {"id": GLOBEX, "name": "Globex", "description": "Second"},
+        {"id": "bad\x00id", "name": "Nope"},
+        {"id": "nameless"},
+    ]
+    assert sorted(backend.sync_organizations(data)) == [ACME, GLOBEX]
+    assert not LogtoOrganization.objects.filter(pk__in=["bad\x00id", "nameless"]).exists()
+
+    with CaptureQueriesContext(connection) as unchanged:
+        backend.sync_organizations(data)
+    data[0] = {"id": ACME, "name": "Acme Corp", "description": "Renamed"}
+    with CaptureQueriesContext(connection) as renamed:
+        backend.sync_organizations(data)
+
+    assert [q["sql"].split()[0] for q in unchanged.captured_queries] == ["SELECT"]
+    assert [q["sql"].split()[0] for q in renamed.captured_queries] == ["SELECT", "UPDATE"]
+    acme = LogtoOrganization.objects.get(pk=ACME)
+    assert (acme.name, acme.description) == ("Acme Corp", "Renamed")
+
+
+@pytest.mark.django_db
+def test_sync_user_records_organization_data_but_not_in_the_claims_or_digest() -> None:
+    backend = LogtoBackend()
+    identity = member(ALICE)
+    claims = {"sub": ALICE, "roles": [], "organizations": [ACME], "organization_roles": []}
+    backend.sync_user(None, identity.user, claims)
+    digest = LogtoIdentity.objects.get(sub=ALICE).synced_digest
+
+    described = {**claims, "organization_data": [{"id": ACME, "name": "Acme"}]}
+    backend.sync_user(None, identity.user, described)
+
+    identity = LogtoIdentity.objects.get(sub=ALICE)
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Acme"
+    assert identity.synced_digest == digest  # nothing else changed: nothing else written
+    assert "organization_data" not in identity.claims
+    assert LogtoMembership.objects.get(identity=identity).organization.name == "Acme"
+
+
+@pytest.mark.django_db
+def test_existing_memberships_survive_without_their_organization() -> None:
+    identity = member(ALICE, ACME, roles=("admin",))
+
+    assert identity.organizations == [ACME]
+    assert LogtoMembership.objects.filter(identity__user=identity.user, organization_id=ACME)
+    assert not LogtoOrganization.objects.exists()
+
+
+# Webhooks: WSGI and ASGI, database and cache sessions
+
+
+def test_organization_created_is_recorded(site: Site) -> None:
+    body = hook("Organization.Created", data=organization(description="New"))
+
+    response = post(site, body)
+
+    assert response.json() == {"result": "organization recorded"}
+    acme = LogtoOrganization.objects.get(pk=ACME)
+    assert (acme.name, acme.description) == ("Acme", "New")
+
+
+def test_organization_renamed_is_updated(site: Site) -> None:
+    known(ACME, "Acme")
+
+    response = post(site, hook("Organization.Data.Updated", data=organization(name="Acme Corp")))
+
+    assert response.json() == {"result": "organization recorded"}
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Acme Corp"
+
+
+def test_replayed_organization_event_is_not_applied_twice(site: Site) -> None:
+    body = hook("Organization.Data.Updated", data=organization(name="Acme Corp"))
+    post(site, body)
+    LogtoOrganization.objects.filter(pk=ACME).update(name="Renamed here since")
+
+    replayed = post(site, body)
+    cache.clear()  # the replay memory lost; the database still knows
+    after_flush = post(site, body)
+
+    assert replayed.json() == {"result": "replay ignored"}
+    assert after_flush.json() == {"result": "replay ignored"}
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Renamed here since"
+
+
+def test_older_organization_update_after_a_newer_one_is_ignored(site: Site) -> None:
+    post(site, hook("Organization.Data.Updated", data=organization(name="Newest")))
+
+    response = post(site, hook("Organization.Data.Updated", ago=60, data=organization(name="Old")))
+
+    assert response.json() == {"result": "out of order: ignored"}
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Newest"
+
+
+def test_organization_deleted_ends_memberships_and_the_sessions_current_organization(
+    site: Site,
+) -> None:
+    known(ACME)
+    alice, bob = member(ALICE, ACME, GLOBEX), member(BOB, ACME)
+    in_acme = indexed_session(ALICE, **{_sessions.ORGANIZATION_KEY: ACME})
+    in_globex = indexed_session(ALICE, **{_sessions.ORGANIZATION_KEY: GLOBEX})
+    bobs = indexed_session(BOB, **{_sessions.ORGANIZATION_KEY: ACME, "site": "kept"})
+    cache.set(_sessions.published_key(ALICE), {"at": time.time(), "claims": {}})
+
+    response = post(site, hook("Organization.Deleted", params={"id": ACME}))
+
+    assert response.json() == {
+        "result": "organization deleted, 2 membership(s) ended, 2 session(s) left it"
+    }
+    assert not LogtoOrganization.objects.filter(pk=ACME).exists()
+    assert not LogtoMembership.objects.filter(organization_id=ACME).exists()
+    assert alice.organizations == [GLOBEX]
+    assert _sessions.ORGANIZATION_KEY not in stored(in_acme)
+    assert stored(in_globex)[_sessions.ORGANIZATION_KEY] == GLOBEX
+    assert stored(bobs) == {"site": "kept"}  # left it, and its sync is due
+    assert _sessions.SYNCED_KEY not in stored(in_globex)
+    assert cache.get(_sessions.published_key(ALICE)) is None
+    assert set(LogtoIdentity.objects.values_list("synced_digest", flat=True)) == {""}
+    assert bob.memberships.count() == 0
+
+
+def test_update_delivered_late_after_the_deletion_does_not_bring_it_back(site: Site) -> None:
+    post(site, hook("Organization.Deleted", params={"id": ACME}))
+
+    response = post(site, hook("Organization.Data.Updated", ago=30, data=organization()))
+
+    assert response.json() == {"result": "organization deleted: ignored"}
+    assert not LogtoOrganization.objects.exists()
+
+
+def test_membership_removal_ends_it_at_once_and_makes_the_sync_due(site: Site) -> None:
+    alice, bob = member(ALICE, ACME, GLOBEX), member(BOB)
+    current = indexed_session(ALICE, **{_sessions.ORGANIZATION_KEY: ACME})
+    other = indexed_session(ALICE, **{_sessions.ORGANIZATION_KEY: GLOBEX})
+    bobs = indexed_session(BOB)
+    body = hook(
+        "Organization.Membership.Updated",
+        organizationId=ACME,
+        addedUserIds=[BOB],
+        removedUserIds=[ALICE],
+    )
+
+    response = post(site, body)
+
+    assert response.json() == {"result": "1 membership(s) ended, 2 user(s) to sync"}
+    assert alice.organizations == [GLOBEX]
+    assert stored(current) == {}
+    assert stored(other) == {_sessions.ORGANIZATION_KEY: GLOBEX}
+    assert stored(bobs) == {}  # added: it learns its roles at its next sync
+    assert LogtoIdentity.objects.get(sub=BOB).synced_digest == ""
+    assert bob.memberships.count() == 0
+
+
+def test_membership_event_naming_no_organization_is_ignored(site: Site) -> None:
+    member(ALICE, ACME)
+
+    response = post(site, hook("Organization.Membership.Updated", removedUserIds=[ALICE]))
+
+    assert response.json() == {"result": "ignored"}
+    assert LogtoMembership.objects.count() == 1
+
+
+def test_replayed_membership_event_is_not_applied_twice(site: Site) -> None:
+    member(ALICE, ACME)
+    body = hook("Organization.Membership.Updated", organizationId=ACME, removedUserIds=[ALICE])
+    post(site, body)
+    LogtoMembership.objects.create(
+        identity=LogtoIdentity.objects.get(sub=ALICE), organization_id=ACME
+    )  # the next sync found alice in Acme again
+
+    response = post(site, body)
+
+    assert response.json() == {"result": "replay ignored"}
+    assert LogtoMembership.objects.count() == 1
+
+
+# The admin: read-only
+
+
+@pytest.fixture
+def viewer(db: None) -> Client:
+    """A staff member who may view organizations and memberships, nothing more."""
+    user = User.objects.create_user(username="viewer", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["view_logtoorganization", "view_logtomembership"]
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_and_searches_organizations(viewer: Client) -> None:
+    known(ACME, "Acme")
+    known(GLOBEX, "Globex")
+
+    everything = viewer.get("/admin/logto_auth/logtoorganization/")
+    by_name = viewer.get("/admin/logto_auth/logtoorganization/", {"q": "glob"})
+    by_id = viewer.get("/admin/logto_auth/logtoorganization/", {"q": ACME})
+
+    assert everything.status_code == 200
+    assert b"Acme" in everything.content
+    assert b"Globex" in everything.content
+    assert b"Globex" in by_name.content
+    assert b"Acme" not in by_name.content
+    assert b"Acme" in by_id.content
+    assert b"Globex" not in by_id.content
+    assert b"/add/" not in everything.content
+
+
+def test_admin_organization_page_shows_members_and_roles_read_only(viewer: Client) -> None:
+    known(ACME, "Acme")
+    member(ALICE, ACME, roles=("admin", "billing"))
+
+    page = viewer.get(f"/admin/logto_auth/logtoorganization/{ACME}/change/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert ALICE in text
+    assert "admin, billing" in text
+    assert 'name="name"' not in text  # no field to edit
+    assert "/delete/" not in text
+
+
+def test_admin_refuses_adding_changing_and_deleting_organizations(viewer: Client) -> None:
+    known(ACME)
+    base = "/admin/logto_auth/logtoorganization/"
+
+    assert viewer.get(f"{base}add/").status_code == 403
+    assert viewer.get(f"{base}{ACME}/delete/").status_code == 403
+    assert viewer.post(f"{base}{ACME}/change/", {"name": "Hacked"}).status_code == 403
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Acme"
+
+
+def test_admin_membership_list_searches_by_organization_name(viewer: Client) -> None:
+    known(ACME, "Acme")
+    member(ALICE, ACME)
+    member(BOB, GLOBEX)  # Globex unknown here: still listed
+
+    everything = viewer.get("/admin/logto_auth/logtomembership/")
+    found = viewer.get("/admin/logto_auth/logtomembership/", {"q": "acme"})
+
+    assert everything.status_code == 200
+    assert GLOBEX.encode() in everything.content
+    assert ALICE.encode() in found.content
+    assert BOB.encode() not in found.content
