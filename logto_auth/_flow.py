@@ -130,7 +130,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
 
     sub = str(unverified_claims(id_token)["sub"])
     merged, supplement = _tokens.complete(
-        id_token, fetch_user_info=fetch, undescribed=logto_backend().needs_organization_data
+        id_token, fetch_user_info=fetch, undescribed=logto_backend().organizations_to_describe
     )
     return SignInResult(merged, buffer.values, supplement, entry["next"], started_at)
 

@@ -305,7 +305,7 @@ class SessionTokens:
             id_token,
             _tokens.stored_supplement(session),
             fetch_user_info if fetch else None,
-            backend.needs_organization_data,
+            backend.organizations_to_describe,
         )
         _tokens.store(session, supplement)
         user = getattr(self._request, "user", None)

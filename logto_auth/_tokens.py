@@ -40,7 +40,7 @@ from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Container
+    from collections.abc import Callable, Collection, Container
 
     from django.contrib.sessions.backends.base import SessionBase
 
@@ -188,34 +188,37 @@ def complete(
     id_token: str,
     supplement: dict[str, Any] | None = None,
     fetch_user_info: Callable[[], dict[str, Any]] | None = None,
-    undescribed: Callable[[dict[str, Any]], bool] | None = None,
+    undescribed: Callable[[dict[str, Any]], Collection[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(claims, supplement)`` for ``id_token``.
 
     When the token lacks a promised claim, ``fetch_user_info`` (if given: one provider
     call) supplies it; otherwise the previous ``supplement`` does. Userinfo is also asked
-    when ``undescribed(claims)`` says that the organizations the claims name need their
-    data; whenever it was asked, its ``organization_data`` comes with the claims (not
+    when ``undescribed(claims)`` names organizations of the claims that need their data;
+    whenever it was asked, the ``organization_data`` of those comes with the claims (never
     with the supplement).
     """
     token_claims = unverified_claims(id_token)
     lacking = [claim for claim in promised() if claim not in token_claims]
     added = dict(supplement or {})
-    described = None
-    # ``lacking`` first: ``undescribed`` may cost a query, needless when userinfo is asked.
-    if fetch_user_info is not None and (
-        lacking or (undescribed is not None and undescribed({**added, **token_claims}))
-    ):
+    wanted: Collection[str] | None = None
+    if fetch_user_info is not None and not lacking and undescribed is not None:
+        wanted = undescribed({**added, **token_claims})
+    described = []
+    if fetch_user_info is not None and (lacking or wanted):
         info = fetch_user_info()
         added.update({claim: info[claim] for claim in lacking if claim in info})
-        described = info.get(ORGANIZATION_DATA)
-    added = {
-        claim: value
-        for claim, value in added.items()
-        if claim not in token_claims and claim != ORGANIZATION_DATA
-    }
+        if wanted is None and undescribed is not None:  # asked anyway: its organizations too
+            wanted = undescribed({**added, **token_claims})
+        data = info.get(ORGANIZATION_DATA)
+        described = [
+            entry
+            for entry in (data if isinstance(data, list) else [])
+            if isinstance(entry, dict) and entry.get("id") in (wanted or ())
+        ]
+    added = {claim: value for claim, value in added.items() if claim not in token_claims}
     claims = {**added, **token_claims}
-    if described is not None:
+    if described:
         claims[ORGANIZATION_DATA] = described
     return claims, added
 

@@ -217,7 +217,7 @@ class LogtoOrganizationAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[t
 
     list_display = ("name", "id", "description", "updated_at")
     search_fields = ("name", "id")
-    fields = ("id", "name", "description", "updated_at", "checked_at")
+    fields = ("id", "name", "description", "updated_at")
     readonly_fields = fields
     inlines = (LogtoMembershipInline,)
 

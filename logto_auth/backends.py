@@ -64,9 +64,9 @@ class LogtoBackend(ModelBackend):
 
     organization_data_max_age = 3600
     """Seconds after which a sign-in or sync asks userinfo again for the data (name,
-    description) of an organization the user belongs to (default an hour). Userinfo is
-    asked at once for an organization the site does not know; the organization webhooks
-    keep the data fresh in between."""
+    description) of an organization the user belongs to (default an hour), and records
+    it. Userinfo is asked at once for an organization the site does not know; the
+    organization webhooks keep the data fresh in between."""
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None
@@ -319,66 +319,48 @@ class LogtoBackend(ModelBackend):
                 found.save(update_fields=["roles"])
 
 
-    def needs_organization_data(self, claims: dict[str, Any]) -> bool:
-        """Return whether userinfo should be asked for the organizations ``claims`` name.
+    def organizations_to_describe(self, claims: dict[str, Any]) -> list[str]:
+        """Return the organizations of ``claims`` whose data userinfo should be asked for.
 
-        By default, whether one of them is unknown here or was last described more than
+        By default, those unknown here or last described more than
         ``organization_data_max_age`` seconds ago: one query when the claims name an
-        organization, none otherwise. Return ``False`` to leave the organizations' data to
-        the webhooks alone (no provider call beyond the ID token's).
+        organization, none otherwise. Return ``[]`` to leave the organizations' data to the
+        webhooks alone (no provider call beyond the ID token's).
         """
-        organizations = [org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)]
-        if not organizations:
-            return False
+        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
+        if not named:
+            return []
         fresh_since = timezone.now() - timedelta(seconds=self.organization_data_max_age)
-        fresh = LogtoOrganization.objects.filter(pk__in=organizations, checked_at__gt=fresh_since)
-        return fresh.count() < len(set(organizations))
+        fresh = LogtoOrganization.objects.filter(pk__in=named, updated_at__gt=fresh_since)
+        return sorted(named - set(fresh.values_list("pk", flat=True)))
 
     def sync_organizations(self, described: Any) -> list[str]:
-        """Record organizations as Logto describes them: ``[{id, name, description}, ...]``
-        (userinfo's ``organization_data``, or a webhook's organization).
+        """Record organizations as Logto describes them, ``[{id, name, description}, ...]``
+        (userinfo's ``organization_data``, or a webhook's organization), in one query;
+        return the IDs recorded.
 
-        Writes only what changed: new organizations are inserted, a changed name or
-        description is updated; an unchanged one only has its ``checked_at`` renewed, when
-        it was due. Malformed entries are left out. Return the IDs recorded.
+        Sign-ins and syncs describe only the organizations ``organizations_to_describe``
+        named: one the site knows and heard of lately is not written again. Malformed
+        entries are left out.
         """
-        found: dict[str, tuple[str, str | None]] = {}
+        found: dict[str, LogtoOrganization] = {}
         for entry in described if isinstance(described, list) else []:
             if not isinstance(entry, dict):
                 continue
             org, name, description = entry.get("id"), entry.get("name"), entry.get("description")
-            if not isinstance(org, str) or not LOGTO_ID.fullmatch(org):
+            if not isinstance(org, str) or not LOGTO_ID.fullmatch(org) or not isinstance(name, str):
                 continue
-            if not isinstance(name, str):
-                continue
-            if description is not None and not isinstance(description, str):
+            if not isinstance(description, str):
                 description = None
-            found[org] = (name[:255], description)
-        if not found:
-            return []
-        now = timezone.now()
-        held = {org.pk: org for org in LogtoOrganization.objects.filter(pk__in=found)}
-        LogtoOrganization.objects.bulk_create(
-            [
-                LogtoOrganization(id=org, name=name, description=description, checked_at=now)
-                for org, (name, description) in found.items()
-                if org not in held
-            ],
-            ignore_conflicts=True,  # another sign-in of a member may insert it at once
-        )
-        due = now - timedelta(seconds=self.organization_data_max_age)
-        checked = []
-        for org, (name, description) in found.items():
-            known = held.get(org)
-            if known is None:
-                continue
-            if (known.name, known.description) != (name, description):
-                known.name, known.description, known.checked_at = name, description, now
-                known.save(update_fields=["name", "description", "checked_at", "updated_at"])
-            elif known.checked_at <= due:
-                checked.append(org)
-        if checked:
-            LogtoOrganization.objects.filter(pk__in=checked).update(checked_at=now)
+            found[org] = LogtoOrganization(id=org, name=name[:255], description=description)
+        if found:
+            # One statement (INSERT ... ON CONFLICT): new ones inserted, known ones renewed.
+            LogtoOrganization.objects.bulk_create(
+                found.values(),
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["name", "description", "updated_at"],
+            )
         return list(found)
 
 

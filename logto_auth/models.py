@@ -75,9 +75,9 @@ class LogtoOrganization(models.Model):
     """A Logto organization as Logto last described it to the site.
 
     Learned from the ``organization_data`` of userinfo at a sign-in or sync that names an
-    organization the site does not know, or knows from longer ago than
-    ``LogtoBackend.organization_data_max_age``, and kept fresh by the organization
-    webhooks (created, updated, deleted). Query it for what to show, e.g.
+    organization the site does not know, or heard of longer ago than
+    ``LogtoBackend.organization_data_max_age`` (``updated_at``), and kept fresh by the
+    organization webhooks (created, updated, deleted). Query it for what to show, e.g.
     ``LogtoOrganization.objects.filter(memberships__identity__user=user)``.
     """
 
@@ -85,12 +85,10 @@ class LogtoOrganization(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     updated_at = models.DateTimeField(
-        auto_now=True, help_text="When its name or description last changed here."
-    )
-    checked_at = models.DateTimeField(
-        help_text="When Logto last described it (userinfo or a webhook): a sign-in or sync "
-        "asks userinfo again once this is older than the backend's "
-        "organization_data_max_age."
+        auto_now=True,
+        help_text="When Logto last described it to the site (userinfo or a webhook): a "
+        "sign-in or sync asks userinfo again once this is older than the backend's "
+        "organization_data_max_age.",
     )
     last_event_at = models.DateTimeField(
         null=True,

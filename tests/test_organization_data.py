@@ -25,13 +25,15 @@ from django.utils import timezone
 from logto_auth import _sessions, _tokens
 from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization, LogtoSession
-from tests.conftest import Site
+from tests.conftest import PrivateProvider, Site
+from tests.devprovider import DevProvider
+from tests.test_sync import INTERVAL, after_interval
 from tests.test_webhooks import iso
 
 KEY = "organization-webhooks-test-key"
 URL = "/logto/webhooks/"
 ACME, GLOBEX = "acme4p9x2k7z", "globex8m3q5t"
-ALICE, BOB = "alice0k7x2qm", "bob5n8r1vw3t"
+ALICE, BOB = "alice0k7x2qm", "bob00f3n8wzt"
 User = get_user_model()
 
 
@@ -79,7 +81,7 @@ def member(sub: str, *orgs: str, roles: tuple[str, ...] = ()) -> LogtoIdentity:
 
 
 def known(org: str = ACME, name: str = "Acme", **fields: Any) -> LogtoOrganization:
-    return LogtoOrganization.objects.create(id=org, name=name, checked_at=timezone.now(), **fields)
+    return LogtoOrganization.objects.create(id=org, name=name, **fields)
 
 
 def indexed_session(sub: str, **data: Any) -> str:
@@ -114,18 +116,26 @@ USERINFO = {
 def test_pipeline_asks_userinfo_for_undescribed_organizations_not_kept_in_session() -> None:
     asked: list[dict[str, Any]] = []
 
-    def undescribed(claims: dict[str, Any]) -> bool:
+    def undescribed(claims: dict[str, Any]) -> list[str]:
         asked.append(claims)
-        return True
+        return [GLOBEX]
 
+    userinfo = {
+        **USERINFO,
+        "organization_data": [
+            {"id": ACME, "name": "Acme", "description": None},
+            {"id": GLOBEX, "name": "Globex", "description": "Second"},
+        ],
+    }
     claims, supplement = _tokens.complete(
-        id_token(roles=[], organizations=[ACME], organization_roles=[]),
-        fetch_user_info=lambda: USERINFO,
+        id_token(roles=[], organizations=[ACME, GLOBEX], organization_roles=[]),
+        fetch_user_info=lambda: userinfo,
         undescribed=undescribed,
     )
 
-    assert asked[0]["organizations"] == [ACME]
-    assert claims["organization_data"] == USERINFO["organization_data"]
+    assert asked[0]["organizations"] == [ACME, GLOBEX]
+    # Only what needed describing: Acme, known and fresh, is not written again.
+    assert claims["organization_data"] == [{"id": GLOBEX, "name": "Globex", "description": "Second"}]
     assert "organization_data" not in supplement
 
 
@@ -136,55 +146,67 @@ def test_pipeline_leaves_userinfo_alone_when_the_organizations_are_described() -
     claims, _ = _tokens.complete(
         id_token(roles=[], organizations=[ACME], organization_roles=[]),
         fetch_user_info=no_call,
-        undescribed=lambda claims: False,
+        undescribed=lambda claims: [],
     )
 
     assert "organization_data" not in claims
 
 
+def test_pipeline_records_the_organizations_of_userinfo_asked_for_other_claims() -> None:
+    # A tenant that leaves roles out of ID tokens: userinfo is asked at every sync anyway.
+    claims, supplement = _tokens.complete(
+        id_token(),
+        fetch_user_info=lambda: {**USERINFO, "roles": [], "organization_roles": []},
+        undescribed=lambda claims: sorted(claims["organizations"]),
+    )
+
+    assert supplement["organizations"] == [ACME]
+    assert claims["organization_data"] == USERINFO["organization_data"]
+
+
 @pytest.mark.django_db
-def test_organization_data_is_needed_when_unknown_or_stale_and_costs_one_query() -> None:
+def test_organizations_to_describe_are_the_unknown_and_stale_ones_for_one_query() -> None:
     backend = LogtoBackend()
-    claims = {"sub": ALICE, "organizations": [ACME, GLOBEX]}
+    claims = {"sub": ALICE, "organizations": [ACME, GLOBEX], "organization_roles": []}
     known(ACME)
 
     with CaptureQueriesContext(connection) as captured:
-        assert backend.needs_organization_data(claims)  # Globex is unknown
+        unknown = backend.organizations_to_describe(claims)
     known(GLOBEX)
-    assert not backend.needs_organization_data(claims)
+    fresh = backend.organizations_to_describe(claims)
     LogtoOrganization.objects.filter(pk=ACME).update(
-        checked_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
+        updated_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
     )
-    assert backend.needs_organization_data(claims)
+    stale = backend.organizations_to_describe(claims)
     with CaptureQueriesContext(connection) as none:
-        assert not backend.needs_organization_data({"sub": ALICE, "organizations": []})
+        nothing = backend.organizations_to_describe({"sub": ALICE, "organizations": []})
 
+    assert (unknown, fresh, stale, nothing) == ([GLOBEX], [], [ACME], [])
     assert len(captured.captured_queries) == 1
     assert none.captured_queries == []
 
 
 @pytest.mark.django_db
-def test_sync_organizations_writes_only_what_changed() -> None:
+def test_sync_organizations_records_new_and_changed_ones_in_one_query() -> None:
     backend = LogtoBackend()
+    known(ACME, "Acme")
     data = [
-        {"id": ACME, "name": "Acme", "description": None},
-        {"id": GLOBEX, "name": "Globex", "description": "Second"},
+        {"id": ACME, "name": "Acme Corp", "description": "Renamed"},
+        {"id": GLOBEX, "name": "Globex", "description": None},
         {"id": "bad\x00id", "name": "Nope"},
         {"id": "nameless"},
     ]
-    assert sorted(backend.sync_organizations(data)) == [ACME, GLOBEX]
-    assert not LogtoOrganization.objects.filter(pk__in=["bad\x00id", "nameless"]).exists()
 
-    with CaptureQueriesContext(connection) as unchanged:
-        backend.sync_organizations(data)
-    data[0] = {"id": ACME, "name": "Acme Corp", "description": "Renamed"}
-    with CaptureQueriesContext(connection) as renamed:
-        backend.sync_organizations(data)
+    with CaptureQueriesContext(connection) as captured:
+        recorded = backend.sync_organizations(data)
 
-    assert [q["sql"].split()[0] for q in unchanged.captured_queries] == ["SELECT"]
-    assert [q["sql"].split()[0] for q in renamed.captured_queries] == ["SELECT", "UPDATE"]
-    acme = LogtoOrganization.objects.get(pk=ACME)
-    assert (acme.name, acme.description) == ("Acme Corp", "Renamed")
+    assert sorted(recorded) == [ACME, GLOBEX]
+    assert len(captured.captured_queries) == 1
+    organizations = LogtoOrganization.objects.values_list("id", "name", "description")
+    assert sorted(organizations) == [
+        (ACME, "Acme Corp", "Renamed"),
+        (GLOBEX, "Globex", None),
+    ]
 
 
 @pytest.mark.django_db
@@ -412,3 +434,68 @@ def test_admin_membership_list_searches_by_organization_name(viewer: Client) -> 
     assert GLOBEX.encode() in everything.content
     assert ALICE.encode() in found.content
     assert BOB.encode() not in found.content
+
+
+# Against the dev provider: sign-in, sync, and the next request after a webhook
+
+
+def test_sign_in_records_the_organizations_userinfo_describes(
+    site: Site, dev_provider: DevProvider
+) -> None:
+    LogtoOrganization.objects.all().delete()  # the site knows none of them
+
+    site.sign_in(dev_provider, "alice")
+
+    names = dict(LogtoOrganization.objects.values_list("id", "name"))
+    assert names[ACME] == "Acme"
+    assert names[GLOBEX] == "Globex"
+    identity = LogtoIdentity.objects.get(sub=ALICE)
+    acme = identity.memberships.select_related("organization").get(organization_id=ACME)
+    assert acme.organization.name == "Acme"
+    assert acme.roles == ["admin"]
+    assert "organization_data" not in identity.claims
+    assert "organization_data" not in site.session.get(_sessions.CLAIMS_KEY, {})
+
+
+@pytest.mark.urls("tests.urls")
+def test_a_rename_at_the_provider_shows_at_the_first_sync_once_the_data_is_due(
+    site: Site, private_provider: PrivateProvider, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": INTERVAL}
+    site.sign_in(private_provider, "alice")
+    private_provider.update_organization(ACME, name="Acme Renamed")
+    asked = private_provider.counters().get("/oidc/me", 0)
+
+    assert after_interval(site).status_code == 200  # the data is an hour fresh: not asked
+    unchanged = LogtoOrganization.objects.get(pk=ACME).name
+    max_age = timedelta(seconds=LogtoBackend.organization_data_max_age + 1)
+    LogtoOrganization.objects.update(updated_at=timezone.now() - max_age)
+    assert after_interval(site).status_code == 200
+
+    assert unchanged == "Acme"
+    assert private_provider.counters().get("/oidc/me", 0) == asked + 1
+    assert LogtoOrganization.objects.get(pk=ACME).name == "Acme Renamed"
+
+
+@pytest.mark.urls("tests.urls")
+def test_membership_webhook_makes_the_users_next_request_sync_with_logto(
+    site: Site, dev_provider: DevProvider, settings: Any
+) -> None:
+    settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": 3600}  # not due of itself
+    site.sign_in(dev_provider, "alice")
+    session = site.session
+    session[_sessions.ORGANIZATION_KEY] = GLOBEX
+    session.save()
+    body = hook("Organization.Membership.Updated", organizationId=GLOBEX, removedUserIds=[ALICE])
+    refreshes = dev_provider.counters().get("token:refresh_token", 0)
+
+    assert post(site, body).json() == {"result": "1 membership(s) ended, 1 user(s) to sync"}
+    ended = sorted(LogtoIdentity.objects.get(sub=ALICE).organizations)
+    assert _sessions.ORGANIZATION_KEY not in site.session
+    response = site.get("/")
+
+    assert b"Authenticated" in response.content
+    assert ended == [ACME]
+    assert dev_provider.counters()["token:refresh_token"] == refreshes + 1
+    # Logto still lists alice in Globex (the event was ours): the sync says so again.
+    assert sorted(LogtoIdentity.objects.get(sub=ALICE).organizations) == [ACME, GLOBEX]

@@ -31,15 +31,10 @@ class Migration(migrations.Migration):
                 (
                     "updated_at",
                     models.DateTimeField(
-                        auto_now=True, help_text="When its name or description last changed here."
-                    ),
-                ),
-                (
-                    "checked_at",
-                    models.DateTimeField(
-                        help_text="When Logto last described it (userinfo or a webhook): a "
-                        "sign-in or sync asks userinfo again once this is older than the "
-                        "backend's organization_data_max_age."
+                        auto_now=True,
+                        help_text="When Logto last described it to the site (userinfo or a "
+                        "webhook): a sign-in or sync asks userinfo again once this is older "
+                        "than the backend's organization_data_max_age.",
                     ),
                 ),
                 (
