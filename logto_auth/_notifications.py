@@ -314,9 +314,8 @@ def membership_updated(event: dict[str, Any], created_at: datetime, digest: str)
         for name in ("addedUserIds", "removedUserIds")
     )
     with transaction.atomic():
-        ended, _ = LogtoMembership.objects.filter(
-            organization_id=org, identity__sub__in=removed
-        ).delete()
+        memberships = LogtoMembership.objects.filter(organization_id=org, identity__sub__in=removed)
+        ended = memberships.delete()[0]
         LogtoIdentity.objects.filter(sub__in=[*added, *removed]).update(synced_digest="")
     _sessions.make_sync_due(removed, leaving=org)
     _sessions.make_sync_due(added)

@@ -408,4 +408,3 @@ def make_sync_due(subs: Iterable[str], *, leaving: str | None = None) -> int:
 
     changed = amend_sessions(subs, change)
     return len(left) if leaving is not None else changed
-

@@ -318,7 +318,6 @@ class LogtoBackend(ModelBackend):
                 found.roles = roles
                 found.save(update_fields=["roles"])
 
-
     def organizations_to_describe(self, claims: dict[str, Any]) -> list[str]:
         """Return the organizations of ``claims`` whose data userinfo should be asked for.
 

@@ -83,7 +83,8 @@ class LogtoOrganization(models.Model):
 
     id = models.CharField(_("Logto organization ID"), max_length=255, primary_key=True)
     name = models.CharField(max_length=255)
-    description = models.TextField(null=True, blank=True)
+    # Logto's own value: null when unset, which an empty description is not.
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
     updated_at = models.DateTimeField(
         auto_now=True,
         help_text="When Logto last described it to the site (userinfo or a webhook): a "

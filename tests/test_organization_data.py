@@ -135,7 +135,9 @@ def test_pipeline_asks_userinfo_for_undescribed_organizations_not_kept_in_sessio
 
     assert asked[0]["organizations"] == [ACME, GLOBEX]
     # Only what needed describing: Acme, known and fresh, is not written again.
-    assert claims["organization_data"] == [{"id": GLOBEX, "name": "Globex", "description": "Second"}]
+    assert claims["organization_data"] == [
+        {"id": GLOBEX, "name": "Globex", "description": "Second"}
+    ]
     assert "organization_data" not in supplement
 
 
@@ -371,9 +373,7 @@ def viewer(db: None) -> Client:
     """A staff member who may view organizations and memberships, nothing more."""
     user = User.objects.create_user(username="viewer", is_staff=True)
     user.user_permissions.set(
-        Permission.objects.filter(
-            codename__in=["view_logtoorganization", "view_logtomembership"]
-        )
+        Permission.objects.filter(codename__in=["view_logtoorganization", "view_logtomembership"])
     )
     client = Client()
     client.force_login(user)
