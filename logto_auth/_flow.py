@@ -28,7 +28,6 @@ from django.views.decorators.debug import sensitive_variables
 from logto_auth import _errors, _sdk, _sessions, _tokens
 from logto_auth._provider import provider, revoke, user_info
 from logto_auth._tokens import unverified_claims
-from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import LogtoError, SignInError
 from logto_auth.storage import DictStorage, SessionStorage
@@ -129,9 +128,7 @@ def finish_sign_in(session: SessionBase, callback_url: str) -> SignInResult:
         return user_info(access_token, sub) if access_token else {}
 
     sub = str(unverified_claims(id_token)["sub"])
-    merged, supplement = _tokens.complete(
-        id_token, fetch_user_info=fetch, undescribed=logto_backend().organizations_to_describe
-    )
+    merged, supplement = _tokens.complete(id_token, fetch_user_info=fetch)
     return SignInResult(merged, buffer.values, supplement, entry["next"], started_at)
 
 

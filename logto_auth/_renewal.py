@@ -300,12 +300,8 @@ class SessionTokens:
             token = _sdk.stored_access_token(self.storage, "")
             return user_info(token, str(self.sub)) if token else {}
 
-        backend = logto_backend()
         merged, supplement = _tokens.complete(
-            id_token,
-            _tokens.stored_supplement(session),
-            fetch_user_info if fetch else None,
-            backend.organizations_to_describe,
+            id_token, _tokens.stored_supplement(session), fetch_user_info if fetch else None
         )
         _tokens.store(session, supplement)
         user = getattr(self._request, "user", None)
@@ -313,7 +309,7 @@ class SessionTokens:
             return
         identity = getattr(user, "logto_identity", None)
         if getattr(identity, "sub", None) == merged["sub"]:
-            backend.sync_user(self._request, user, merged)
+            logto_backend().sync_user(self._request, user, merged)
 
 
 def _published_key(sub: str) -> str:

@@ -40,7 +40,7 @@ from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidToken
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Container
+    from collections.abc import Callable, Container
 
     from django.contrib.sessions.backends.base import SessionBase
 
@@ -178,8 +178,10 @@ def promised() -> list[str]:
 
 
 # Never in an ID token: userinfo's description of the user's organizations. It is not a
-# claim the session keeps (the database does, LogtoOrganization), so it is returned with
-# the claims of the sign-in or sync that asked userinfo, never in the supplement.
+# claim the session keeps (the database does, LogtoOrganization): it comes with the claims
+# of a sign-in or sync, never in the supplement, either as userinfo answered it (when
+# userinfo was asked for other claims) or as a function that asks userinfo, which the
+# backend calls only when it lacks an organization's data.
 ORGANIZATION_DATA = "organization_data"
 
 
@@ -188,37 +190,28 @@ def complete(
     id_token: str,
     supplement: dict[str, Any] | None = None,
     fetch_user_info: Callable[[], dict[str, Any]] | None = None,
-    undescribed: Callable[[dict[str, Any]], Collection[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return ``(claims, supplement)`` for ``id_token``.
 
     When the token lacks a promised claim, ``fetch_user_info`` (if given: one provider
-    call) supplies it; otherwise the previous ``supplement`` does. Userinfo is also asked
-    when ``undescribed(claims)`` names organizations of the claims that need their data;
-    whenever it was asked, the ``organization_data`` of those comes with the claims (never
-    with the supplement).
+    call) supplies it; otherwise the previous ``supplement`` does. With
+    ``fetch_user_info``, the claims carry ``organization_data``: userinfo's when it was
+    asked, else a function that asks it.
     """
     token_claims = unverified_claims(id_token)
     lacking = [claim for claim in promised() if claim not in token_claims]
     added = dict(supplement or {})
-    wanted: Collection[str] | None = None
-    if fetch_user_info is not None and not lacking and undescribed is not None:
-        wanted = undescribed({**added, **token_claims})
-    described = []
-    if fetch_user_info is not None and (lacking or wanted):
+    described: Any = None
+    if fetch_user_info is not None:
+        fetch = fetch_user_info
+        described = lambda: fetch().get(ORGANIZATION_DATA)  # noqa: E731
+    if lacking and fetch_user_info is not None:
         info = fetch_user_info()
         added.update({claim: info[claim] for claim in lacking if claim in info})
-        if wanted is None and undescribed is not None:  # asked anyway: its organizations too
-            wanted = undescribed({**added, **token_claims})
-        data = info.get(ORGANIZATION_DATA)
-        described = [
-            entry
-            for entry in (data if isinstance(data, list) else [])
-            if isinstance(entry, dict) and entry.get("id") in (wanted or ())
-        ]
+        described = info.get(ORGANIZATION_DATA)
     added = {claim: value for claim, value in added.items() if claim not in token_claims}
     claims = {**added, **token_claims}
-    if described:
+    if described is not None:
         claims[ORGANIZATION_DATA] = described
     return claims, added
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, UserManager
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -104,7 +104,7 @@ class LogtoBackend(ModelBackend):
         if ORGANIZATION_DATA in claims:
             # The database keeps it, not the claims: recorded whatever the digest says.
             claims = dict(claims)
-            self.sync_organizations(claims.pop(ORGANIZATION_DATA))
+            self.describe_organizations(claims, claims.pop(ORGANIZATION_DATA), created=created)
         if not created and identity.synced_digest == self.claims_digest(claims, user):
             return user
         with transaction.atomic():
@@ -168,12 +168,25 @@ class LogtoBackend(ModelBackend):
         raise AccessDenied(_("No username is free for this account; please contact the site."))
 
     def create_user(self, claims: dict[str, Any], username: str) -> User:
-        """Create the Django user for a new Logto user, with an unusable password."""
+        """Create the Django user for a new Logto user, with an unusable password.
+
+        With Django's ``UserManager``, the user is created with the name, email and flags
+        that ``configure_user`` would give it next, so that it need not save them again.
+        """
         user_model = get_user_model()
-        user: User = user_model._default_manager.create_user(
-            **{user_model.USERNAME_FIELD: username}
-        )
+        manager = user_model._default_manager
+        fields = self._initial_fields(claims) if isinstance(manager, UserManager) else {}
+        user: User = manager.create_user(**{user_model.USERNAME_FIELD: username}, **fields)
         return user
+
+    def _initial_fields(self, claims: dict[str, Any]) -> dict[str, Any]:
+        draft = get_user_model()()
+        fields = {name: getattr(draft, name) for name in self.update_profile(draft, claims)}
+        roles = roles_of(claims) if logto_settings.maps_rights else None
+        if roles is not None:
+            flags = rights_for(roles, organization_roles_of(claims)).flags
+            fields.update({flag: on for flag, on in flags.items() if hasattr(draft, flag)})
+        return fields
 
     def make_username(self, claims: dict[str, Any]) -> str:
         """By default, return the Logto username, or the email's local part, or ``logto``."""
@@ -332,6 +345,28 @@ class LogtoBackend(ModelBackend):
         fresh_since = timezone.now() - timedelta(seconds=self.organization_data_max_age)
         fresh = LogtoOrganization.objects.filter(pk__in=named, updated_at__gt=fresh_since)
         return sorted(named - set(fresh.values_list("pk", flat=True)))
+
+    def describe_organizations(
+        self, claims: dict[str, Any], described: Any, *, created: bool = False
+    ) -> list[str]:
+        """Record the organizations of ``claims`` that need it, from ``described``:
+        userinfo's ``organization_data``, or a function that asks userinfo for it, called
+        only when an organization needs describing. Return the IDs recorded.
+
+        At a user's first sign-in (``created``) every organization of the claims is
+        described, unasked (what is a new user's is rarely known, and asking would cost
+        that sign-in a query); otherwise those ``organizations_to_describe`` names.
+        """
+        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
+        wanted = named if created else set(self.organizations_to_describe(claims))
+        if not wanted:
+            return []
+        if callable(described):
+            described = described()
+        entries = described if isinstance(described, list) else []
+        return self.sync_organizations(
+            [entry for entry in entries if isinstance(entry, dict) and entry.get("id") in wanted]
+        )
 
     def sync_organizations(self, described: Any) -> list[str]:
         """Record organizations as Logto describes them, ``[{id, name, description}, ...]``

@@ -113,57 +113,38 @@ USERINFO = {
 }
 
 
-def test_pipeline_asks_userinfo_for_undescribed_organizations_not_kept_in_session() -> None:
-    asked: list[dict[str, Any]] = []
+def test_pipeline_hands_the_backend_a_way_to_ask_userinfo_kept_out_of_the_session() -> None:
+    asked: list[str] = []
 
-    def undescribed(claims: dict[str, Any]) -> list[str]:
-        asked.append(claims)
-        return [GLOBEX]
+    def fetch() -> dict[str, Any]:
+        asked.append("userinfo")
+        return USERINFO
 
-    userinfo = {
-        **USERINFO,
-        "organization_data": [
-            {"id": ACME, "name": "Acme", "description": None},
-            {"id": GLOBEX, "name": "Globex", "description": "Second"},
-        ],
-    }
     claims, supplement = _tokens.complete(
-        id_token(roles=[], organizations=[ACME, GLOBEX], organization_roles=[]),
-        fetch_user_info=lambda: userinfo,
-        undescribed=undescribed,
+        id_token(roles=[], organizations=[ACME], organization_roles=[]), fetch_user_info=fetch
     )
 
-    assert asked[0]["organizations"] == [ACME, GLOBEX]
-    # Only what needed describing: Acme, known and fresh, is not written again.
-    assert claims["organization_data"] == [
-        {"id": GLOBEX, "name": "Globex", "description": "Second"}
-    ]
+    assert asked == []  # nothing asked unless the backend needs it
+    assert claims["organization_data"]() == USERINFO["organization_data"]
+    assert asked == ["userinfo"]
     assert "organization_data" not in supplement
 
 
-def test_pipeline_leaves_userinfo_alone_when_the_organizations_are_described() -> None:
-    def no_call() -> dict[str, Any]:
-        raise AssertionError("userinfo asked")
-
-    claims, _ = _tokens.complete(
-        id_token(roles=[], organizations=[ACME], organization_roles=[]),
-        fetch_user_info=no_call,
-        undescribed=lambda claims: [],
-    )
-
-    assert "organization_data" not in claims
-
-
-def test_pipeline_records_the_organizations_of_userinfo_asked_for_other_claims() -> None:
+def test_pipeline_passes_on_the_organization_data_of_userinfo_asked_for_other_claims() -> None:
     # A tenant that leaves roles out of ID tokens: userinfo is asked at every sync anyway.
     claims, supplement = _tokens.complete(
-        id_token(),
-        fetch_user_info=lambda: {**USERINFO, "roles": [], "organization_roles": []},
-        undescribed=lambda claims: sorted(claims["organizations"]),
+        id_token(), fetch_user_info=lambda: {**USERINFO, "roles": [], "organization_roles": []}
     )
 
     assert supplement["organizations"] == [ACME]
     assert claims["organization_data"] == USERINFO["organization_data"]
+    assert "organization_data" not in supplement
+
+
+def test_pipeline_without_userinfo_carries_no_organization_data() -> None:
+    claims, _ = _tokens.complete(id_token(roles=[], organizations=[ACME], organization_roles=[]))
+
+    assert "organization_data" not in claims
 
 
 @pytest.mark.django_db
@@ -209,6 +190,49 @@ def test_sync_organizations_records_new_and_changed_ones_in_one_query() -> None:
         (ACME, "Acme Corp", "Renamed"),
         (GLOBEX, "Globex", None),
     ]
+
+
+@pytest.mark.django_db
+def test_a_returning_user_asks_userinfo_only_for_unknown_or_stale_organizations() -> None:
+    backend = LogtoBackend()
+    claims = {"sub": ALICE, "organizations": [ACME, GLOBEX], "organization_roles": []}
+    described = [
+        {"id": ACME, "name": "Acme Corp", "description": None},
+        {"id": GLOBEX, "name": "Globex", "description": "Second"},
+    ]
+    asked: list[str] = []
+
+    def ask() -> list[dict[str, Any]]:
+        asked.append("userinfo")
+        return described
+
+    known(ACME, "Acme")
+    known(GLOBEX, "Globex")
+    fresh = backend.describe_organizations(claims, ask)
+    LogtoOrganization.objects.filter(pk=ACME).update(
+        updated_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
+    )
+    stale = backend.describe_organizations(claims, ask)
+
+    assert (fresh, stale, asked) == ([], [ACME], ["userinfo"])
+    # Only what needed describing is written: Globex, fresh, keeps its name.
+    assert dict(LogtoOrganization.objects.values_list("id", "name")) == {
+        ACME: "Acme Corp",
+        GLOBEX: "Globex",
+    }
+
+
+@pytest.mark.django_db
+def test_a_first_sign_in_describes_every_organization_without_a_check() -> None:
+    claims = {"sub": ALICE, "organizations": [ACME], "organization_roles": [f"{ACME}:admin"]}
+
+    with CaptureQueriesContext(connection) as captured:
+        recorded = LogtoBackend().describe_organizations(
+            claims, lambda: USERINFO["organization_data"], created=True
+        )
+
+    assert recorded == [ACME]
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["INSERT"]
 
 
 @pytest.mark.django_db
@@ -457,13 +481,24 @@ def test_sign_in_records_the_organizations_userinfo_describes(
     assert "organization_data" not in site.session.get(_sessions.CLAIMS_KEY, {})
 
 
+def rename(provider: PrivateProvider, org: str, name: str) -> None:
+    """Rename an organization at the provider (as the Console would: alice's view of it)."""
+    if hasattr(provider, "update_organization"):  # a provider with run-time organizations
+        provider.update_organization(org, name=name)
+        return
+    users = json.loads(provider.users.read_text())
+    [alice] = [user for user in users if user["username"] == "alice"]
+    renamed = [{**o, "name": name} if o["id"] == org else o for o in alice["organizations"]]
+    provider.edit_user("alice", organizations=renamed)
+
+
 @pytest.mark.urls("tests.urls")
 def test_a_rename_at_the_provider_shows_at_the_first_sync_once_the_data_is_due(
     site: Site, private_provider: PrivateProvider, settings: Any
 ) -> None:
     settings.LOGTO = {**settings.LOGTO, "SYNC_INTERVAL": INTERVAL}
     site.sign_in(private_provider, "alice")
-    private_provider.update_organization(ACME, name="Acme Renamed")
+    rename(private_provider, ACME, "Acme Renamed")
     asked = private_provider.counters().get("/oidc/me", 0)
 
     assert after_interval(site).status_code == 200  # the data is an hour fresh: not asked
