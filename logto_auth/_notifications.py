@@ -305,14 +305,7 @@ def membership_updated(event: dict[str, Any], created_at: datetime, digest: str)
     org = fields.get("organizationId")
     if not isinstance(org, str) or not USER_ID.fullmatch(org):
         return "ignored"
-    added, removed = (
-        [
-            user
-            for user in (fields.get(name) if isinstance(fields.get(name), list) else [])
-            if isinstance(user, str) and USER_ID.fullmatch(user)
-        ]
-        for name in ("addedUserIds", "removedUserIds")
-    )
+    added, removed = (user_ids(fields.get(name)) for name in ("addedUserIds", "removedUserIds"))
     with transaction.atomic():
         memberships = LogtoMembership.objects.filter(organization_id=org, identity__sub__in=removed)
         ended = memberships.delete()[0]
@@ -320,6 +313,12 @@ def membership_updated(event: dict[str, Any], created_at: datetime, digest: str)
     _sessions.make_sync_due(removed, leaving=org)
     _sessions.make_sync_due(added)
     return f"{ended} membership(s) ended, {len(added) + len(removed)} user(s) to sync"
+
+
+def user_ids(value: Any) -> list[str]:
+    """The plausible Logto user IDs of a list (Logto leaves an empty one out)."""
+    values = value if isinstance(value, list) else []
+    return [user for user in values if isinstance(user, str) and USER_ID.fullmatch(user)]
 
 
 HANDLERS = {

@@ -196,7 +196,7 @@ def test_sync_organizations_records_new_and_changed_ones_in_one_query() -> None:
 def test_a_returning_user_asks_userinfo_only_for_unknown_or_stale_organizations() -> None:
     backend = LogtoBackend()
     claims = {"sub": ALICE, "organizations": [ACME, GLOBEX], "organization_roles": []}
-    described = [
+    described: list[dict[str, Any]] = [
         {"id": ACME, "name": "Acme Corp", "description": None},
         {"id": GLOBEX, "name": "Globex", "description": "Second"},
     ]
