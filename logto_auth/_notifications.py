@@ -7,15 +7,26 @@ logout token is validated by ``_tokens.py``; its ``jti`` is remembered in Django
 until the token expires, so a replayed token is refused on every instance, unless ending
 the sessions failed: then it is forgotten, so that the provider's retry can end them.
 
-Logto webhooks: HMAC-signed user events that keep Django users in step with Logto.
+Logto webhooks: HMAC-signed user and organization events that keep Django users and
+organizations in step with Logto.
 Logto signs the raw body with the hook's signing key (header ``logto-signature-sha-256``,
 hex HMAC-SHA256), waits 10 s for an answer and retries up to 3 times: events are
 verified in constant time, acted on at once, and remembered so that a retry is ignored.
 The signature never expires, so the event's ``createdAt`` bounds how long a captured body
 can be replayed (no longer than it is remembered), and the ``createdAt`` of the last event
-applied to a user, kept in the database with the digests of the events applied at that
-time, stops an older event from undoing a newer one, and the newest from applying twice,
-whatever the cache has forgotten.
+applied to a user (or to an organization: its data events), kept in the database with
+the digests of the events applied at that time, stops an older event from undoing a newer
+one, and the newest from applying twice, whatever the cache has forgotten.
+
+Organization events: ``Organization.Created`` and ``Organization.Data.Updated`` record the
+organization (``LogtoOrganization``); ``Organization.Deleted`` forgets it with its
+memberships, remembers the deletion as long as an older event could be accepted, and
+takes it out of its members' sessions (``_sessions.make_sync_due``);
+``Organization.Membership.Updated`` ends the memberships it removes at once and makes the
+sessions of the users it names sync at their next request (``_sessions.make_sync_due``,
+which also withdraws the claims a sync published for them). Membership events are not
+ordered in the database: what one does is undone or confirmed by the next sync, which
+asks Logto. A role changed inside an organization sends no event: the sync learns it.
 """
 
 from __future__ import annotations
@@ -42,9 +53,12 @@ from logto_auth._tokens import validate_logout_token
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import InvalidSignature, InvalidToken, LogtoError
-from logto_auth.models import LogtoIdentity
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.db.models import QuerySet
     from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
@@ -162,42 +176,49 @@ def created_at_of(event: dict[str, Any]) -> datetime:
 
 
 def apply(request: HttpRequest, event: dict[str, Any], created_at: datetime, digest: str) -> str:
-    """Apply a user event unless a newer one, or this one (``digest`` of its body), was
-    applied to that user already."""
+    """Apply a user or organization event unless a newer one, or this one (``digest`` of
+    its body), was applied to that user or organization already."""
+    if not settings.USE_TZ:  # the database then holds naive local times
+        created_at = timezone.make_naive(created_at)
+    kind = event["event"]
+    if kind in ORGANIZATION_HANDLERS:
+        return ORGANIZATION_HANDLERS[kind](event, created_at, digest)
     data = event.get("data")
     # A Logto user ID is short and plain; anything else (a NUL byte, which PostgreSQL
     # refuses in a query) names no user of ours.
     user_id = data.get("id") if isinstance(data, dict) else None
     user = data if isinstance(user_id, str) and USER_ID.fullmatch(user_id) else None
-    handler = HANDLERS.get(event["event"])
+    handler = HANDLERS.get(kind)
     if handler is None or user is None:
         return "ignored"
-    if not settings.USE_TZ:  # the database then holds naive local times
-        created_at = timezone.make_naive(created_at)
+    rows = LogtoIdentity.objects.filter(sub=user["id"])
+    return in_order(rows, kind, created_at, digest, lambda: handler(request, user))
+
+
+def in_order(
+    rows: QuerySet[Any], kind: str, created_at: datetime, digest: str, act: Callable[[], str]
+) -> str:
+    """Run ``act`` for the event ``kind`` unless the row of ``rows`` (a user's identity, an
+    organization) has applied a newer event, or this one; then record it on the row."""
     with transaction.atomic():
         # The row lock makes two events of one user apply one after the other; the time
         # lives in the database, so a cache flush does not let an old event through.
         last, digests = (
-            LogtoIdentity.objects.select_for_update()
-            .filter(sub=user["id"])
-            .values_list("last_event_at", "last_event_digests")
-            .first()
+            rows.select_for_update().values_list("last_event_at", "last_event_digests").first()
         ) or (None, [])
         # 200 in both cases, so that Logto does not retry what will never apply.
         if last is not None and created_at < last:
-            logger.info("Ignoring webhook %s created before the last one applied", event["event"])
+            logger.info("Ignoring webhook %s created before the last one applied", kind)
             return "out of order: ignored"
         # Logto's events carry no ID and its times are in milliseconds: two events of one
         # user may share a createdAt. A different body is another event, applied (dropping
         # it could lose a suspension); the same body is this one again.
         if created_at == last and digest in digests:
-            logger.info("Ignoring webhook %s already applied", event["event"])
+            logger.info("Ignoring webhook %s already applied", kind)
             return "replay ignored"
-        outcome = handler(request, user)
+        outcome = act()
         applied = [*digests, digest] if created_at == last else [digest]
-        LogtoIdentity.objects.filter(sub=user["id"]).update(
-            last_event_at=created_at, last_event_digests=applied
-        )
+        rows.update(last_event_at=created_at, last_event_digests=applied)
     return outcome
 
 
@@ -235,8 +256,79 @@ def user_deleted(request: HttpRequest, data: dict[str, Any]) -> str:
     return f"user deactivated, {ended} session(s) ended"
 
 
+def organization_changed(event: dict[str, Any], created_at: datetime, digest: str) -> str:
+    """Record a created or updated organization (the event's data is all of it), in order."""
+    data = event.get("data")
+    org = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(org, str) or not USER_ID.fullmatch(org) or not isinstance(data, dict):
+        return "ignored"
+    deleted_at = cache.get(_sessions.cache_key("organization-deleted", org))
+    if isinstance(deleted_at, float) and created_at.timestamp() <= deleted_at:
+        # Delivered late (Logto retries), after the deletion: it must not bring it back.
+        return "organization deleted: ignored"
+    rows = LogtoOrganization.objects.filter(pk=org)
+
+    def record() -> str:
+        recorded = logto_backend().sync_organizations([data])
+        return "organization recorded" if recorded else "ignored"
+
+    return in_order(rows, event["event"], created_at, digest, record)
+
+
+def organization_deleted(event: dict[str, Any], created_at: datetime, digest: str) -> str:
+    """Forget the organization and every membership of it; its members' sessions drop it
+    as their current organization and sync at their next request (their rights may have
+    come from their roles in it)."""
+    params = event.get("params")
+    org = params.get("id") if isinstance(params, dict) else None
+    if not isinstance(org, str) or not USER_ID.fullmatch(org):
+        return "ignored"
+    # Remembered as long as an older event of it could still be accepted.
+    key = _sessions.cache_key("organization-deleted", org)
+    cache.set(key, created_at.timestamp(), REPLAY_TTL + math.ceil(logto_settings.leeway))
+    memberships = LogtoMembership.objects.filter(organization_id=org)
+    with transaction.atomic():
+        members = list(memberships.values_list("identity__sub", flat=True))
+        memberships.delete()
+        LogtoOrganization.objects.filter(pk=org).delete()
+        # What the site last applied no longer holds: the next sync applies everything.
+        LogtoIdentity.objects.filter(sub__in=members).update(synced_digest="")
+    left = _sessions.make_sync_due(members, leaving=org)
+    return f"organization deleted, {len(members)} membership(s) ended, {left} session(s) left it"
+
+
+def membership_updated(event: dict[str, Any], created_at: datetime, digest: str) -> str:
+    """End the memberships Logto removed at once; the users added or removed sync at their
+    next request (the event names no roles: the sync learns them)."""
+    data = event.get("data")
+    fields = {**(data if isinstance(data, dict) else {}), **event}
+    org = fields.get("organizationId")
+    if not isinstance(org, str) or not USER_ID.fullmatch(org):
+        return "ignored"
+    added, removed = (user_ids(fields.get(name)) for name in ("addedUserIds", "removedUserIds"))
+    with transaction.atomic():
+        memberships = LogtoMembership.objects.filter(organization_id=org, identity__sub__in=removed)
+        ended = memberships.delete()[0]
+        LogtoIdentity.objects.filter(sub__in=[*added, *removed]).update(synced_digest="")
+    _sessions.make_sync_due(removed, leaving=org)
+    _sessions.make_sync_due(added)
+    return f"{ended} membership(s) ended, {len(added) + len(removed)} user(s) to sync"
+
+
+def user_ids(value: Any) -> list[str]:
+    """The plausible Logto user IDs of a list (Logto leaves an empty one out)."""
+    values = value if isinstance(value, list) else []
+    return [user for user in values if isinstance(user, str) and USER_ID.fullmatch(user)]
+
+
 HANDLERS = {
     "User.Data.Updated": user_updated,
     "User.SuspensionStatus.Updated": user_suspension_updated,
     "User.Deleted": user_deleted,
+}
+ORGANIZATION_HANDLERS: dict[str, Callable[[dict[str, Any], datetime, str], str]] = {
+    "Organization.Created": organization_changed,
+    "Organization.Data.Updated": organization_changed,
+    "Organization.Deleted": organization_deleted,
+    "Organization.Membership.Updated": membership_updated,
 }

@@ -313,13 +313,5 @@ class SessionTokens:
 
 
 def _published_key(sub: str) -> str:
-    """The cache key of the claims last synced for the Logto user ``sub``; the key of the
-    user's sync lock too (``_sessions.refresh_lock``).
-
-    Claims are shared only by sessions of the same application asking the same scopes:
-    another site on the cache, or an instance of a release that asks other scopes, has
-    claims of its own.
-    """
-    scopes = " ".join(sorted(logto_settings.scopes))
-    application = f"{logto_settings.endpoint} {logto_settings.app_id} {scopes}"
-    return _sessions.cache_key("synced-claims", f"{application} {sub}")
+    """The cache key of the claims last synced for the Logto user ``sub`` (``_sessions``)."""
+    return _sessions.published_key(sub)

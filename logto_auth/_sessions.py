@@ -7,7 +7,8 @@ instance when it is Redis, Memcached or the database cache; ``arefresh_lock`` ta
 same lock from async code, through the cache's async API), and a lock per user the
 periodic sync of their sessions (``_renewal``); an index from Logto session
 (``sid``) and user (``sub``) to Django session keys lets any instance end the sessions a
-back-channel logout or a webhook names; signed-cookie sessions, which no server can
+back-channel logout or a webhook names, or change them (a webhook makes their next sync
+due, or ends their current organization); signed-cookie sessions, which no server can
 delete, are ended through a revocation list that the middleware checks (a sign-out puts
 its own sign-in on it; a sign-in checks it, once indexed, for what ended while it ran).
 """
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSession
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -38,7 +40,7 @@ from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 
     from django.contrib.sessions.backends.base import SessionBase
 
@@ -60,6 +62,9 @@ CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
 ADOPTED_KEY = "_logto_adopted"  # claims another session of the user synced, in place of ours
 MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
+# The ID of the session's current organization (chosen by the switch view): a webhook that
+# ends the organization, or the user's membership of it, removes it (``make_sync_due``).
+ORGANIZATION_KEY = "_logto_organization"
 # What a sign-in leaves in the session, and another process may change.
 LOGTO_KEYS = (
     *(TOKEN_PREFIX + name for name in TOKEN_KEYS),
@@ -335,3 +340,71 @@ def _revocation_keys(sid: str, sub: str) -> list[str]:
 
 def _sid(claims: dict[str, Any]) -> str:
     return claims["sid"] if isinstance(claims.get("sid"), str) else ""
+
+
+def published_key(sub: str) -> str:
+    """The cache key of the claims last synced for the Logto user ``sub``; the key of the
+    user's sync lock too (``refresh_lock``).
+
+    Claims are shared only by sessions of the same application asking the same scopes:
+    another site on the cache, or an instance of a release that asks other scopes, has
+    claims of its own.
+    """
+    scopes = " ".join(sorted(logto_settings.scopes))
+    application = f"{logto_settings.endpoint} {logto_settings.app_id} {scopes}"
+    return cache_key("synced-claims", f"{application} {sub}")
+
+
+def amend_sessions(subs: Iterable[str], change: Callable[[SessionBase], bool]) -> int:
+    """Apply ``change`` to every indexed session of the Logto users ``subs``; save those it
+    changed (it returns whether it did); return how many were changed.
+
+    Database and cache sessions only: no server can change a cookie session (each syncs
+    within ``SYNC_INTERVAL`` anyway). A request of the session that saves it meanwhile,
+    having changed it too, may overwrite the change: its sync then comes at its interval.
+    """
+    store = session_store()
+    subs = list(subs)
+    if issubclass(store, CookieSession) or not subs:
+        return 0
+    keys = LogtoSession.objects.filter(sub__in=subs).values_list("session_key", flat=True)
+    changed = 0
+    for key in keys:
+        session = store(key)
+        # A session gone from its store loads empty and without a key: never recreate it.
+        if not session.keys() or session.session_key != key or not change(session):
+            continue
+        try:
+            session.save(must_create=False)
+        except UpdateError:  # deleted meanwhile (a sign-out)
+            continue
+        changed += 1
+    return changed
+
+
+def make_sync_due(subs: Iterable[str], *, leaving: str | None = None) -> int:
+    """Make the next request of every session of the Logto users ``subs`` sync them with
+    Logto (``SYNC_INTERVAL`` set), asking the provider: the claims a sync published for
+    them are withdrawn, so that no session adopts those instead.
+
+    ``leaving``: an organization they no longer belong to (deleted, or their membership
+    ended), removed as the current organization of the sessions that had it.
+
+    Return how many sessions were changed (with ``leaving``: how many had it).
+    """
+    subs = list(subs)
+    if not subs:
+        return 0
+    cache.delete_many([published_key(sub) for sub in subs])
+
+    left = []
+
+    def change(session: SessionBase) -> bool:
+        if leaving is not None and session.get(ORGANIZATION_KEY) == leaving:
+            del session[ORGANIZATION_KEY]
+            left.append(session.session_key)
+        due = session.pop(SYNCED_KEY, None) is not None
+        return due or session.session_key in left
+
+    changed = amend_sessions(subs, change)
+    return len(left) if leaving is not None else changed

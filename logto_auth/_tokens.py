@@ -177,6 +177,14 @@ def promised() -> list[str]:
     return [claim for scope, claim in PROMISES.items() if scope in logto_settings.scopes]
 
 
+# Never in an ID token: userinfo's description of the user's organizations. It is not a
+# claim the session keeps (the database does, LogtoOrganization): it comes with the claims
+# of a sign-in or sync, never in the supplement, either as userinfo answered it (when
+# userinfo was asked for other claims) or as a function that asks userinfo, which the
+# backend calls only when it lacks an organization's data.
+ORGANIZATION_DATA = "organization_data"
+
+
 @sensitive_variables()
 def complete(
     id_token: str,
@@ -186,16 +194,26 @@ def complete(
     """Return ``(claims, supplement)`` for ``id_token``.
 
     When the token lacks a promised claim, ``fetch_user_info`` (if given: one provider
-    call) supplies it; otherwise the previous ``supplement`` does.
+    call) supplies it; otherwise the previous ``supplement`` does. With
+    ``fetch_user_info``, the claims carry ``organization_data``: userinfo's when it was
+    asked, else a function that asks it.
     """
     token_claims = unverified_claims(id_token)
     lacking = [claim for claim in promised() if claim not in token_claims]
     added = dict(supplement or {})
+    described: Any = None
+    if fetch_user_info is not None:
+        fetch = fetch_user_info
+        described = lambda: fetch().get(ORGANIZATION_DATA)  # noqa: E731
     if lacking and fetch_user_info is not None:
         info = fetch_user_info()
         added.update({claim: info[claim] for claim in lacking if claim in info})
+        described = info.get(ORGANIZATION_DATA)
     added = {claim: value for claim, value in added.items() if claim not in token_claims}
-    return {**added, **token_claims}, added
+    claims = {**added, **token_claims}
+    if described is not None:
+        claims[ORGANIZATION_DATA] = described
+    return claims, added
 
 
 def stored_supplement(session: SessionBase) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Logto side of users in the admin: read-only, searchable by ``sub``."""
+"""The Logto side of users in the admin, and Logto's organizations with their members:
+read-only, searchable by ``sub`` and by organization name or ID."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from logto_auth._tokens import rights_for
 from logto_auth.conf import logto_settings
-from logto_auth.models import LogtoIdentity, LogtoMembership
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -22,6 +23,8 @@ __all__ = [
     "LogtoIdentityAdmin",
     "LogtoIdentityInline",
     "LogtoMembershipAdmin",
+    "LogtoMembershipInline",
+    "LogtoOrganizationAdmin",
     "LogtoUserAdminMixin",
     "extend_user_admin",
 ]
@@ -172,12 +175,51 @@ class LogtoIdentityAdmin(ReadOnlyMixin, IdentityDisplayMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
-@admin.register(LogtoMembership)
-class LogtoMembershipAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    """Organization memberships as of the last sync, read-only, searchable by ``sub``."""
+class MembershipDisplayMixin:
+    @admin.display(description=_("Organization roles"))
+    def organization_roles(self, membership: LogtoMembership) -> str:
+        return ", ".join(membership.roles) or str(_("member"))
 
-    list_display = ("identity", "organization_id", "roles")
-    search_fields = ("identity__sub", "organization_id")
+
+@admin.register(LogtoMembership)
+class LogtoMembershipAdmin(ReadOnlyMixin, MembershipDisplayMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Organization memberships as of the last sync, read-only, searchable by ``sub`` and
+    by organization ID or name."""
+
+    list_display = ("identity", "organization_id", "organization_roles")
+    list_select_related = ("identity",)
+    search_fields = ("identity__sub", "organization__id", "organization__name")
+    fields = ("identity", "organization_id", "organization_roles")
+    readonly_fields = fields
+
+
+class LogtoMembershipInline(ReadOnlyMixin, MembershipDisplayMixin, admin.TabularInline):  # type: ignore[type-arg]
+    """The members of an organization and their roles in it, on the organization's page."""
+
+    model = LogtoMembership
+    fields = ("identity", "user", "organization_roles")
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = _("Members")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("identity__user")
+
+    @admin.display(description=_("User"))
+    def user(self, membership: LogtoMembership) -> str:
+        return str(membership.identity.user)
+
+
+@admin.register(LogtoOrganization)
+class LogtoOrganizationAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Logto organizations as Logto last described them, read-only, with their members;
+    searchable by name and ID."""
+
+    list_display = ("name", "id", "description", "updated_at")
+    search_fields = ("name", "id")
+    fields = ("id", "name", "description", "updated_at")
+    readonly_fields = fields
+    inlines = (LogtoMembershipInline,)
 
 
 extend_user_admin(admin.site)

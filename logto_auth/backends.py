@@ -1,26 +1,35 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
 rights its roles give (``LOGTO['ROLES']`` and friends, computed by ``_tokens``), written
-only when something changed."""
+only when something changed; and the organizations Logto describes, as Django data."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import re
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, UserManager
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logto_auth._tokens import FLAGS, Rights, organization_roles_of, rights_for, roles_of
+from logto_auth._tokens import (
+    FLAGS,
+    ORGANIZATION_DATA,
+    Rights,
+    organization_roles_of,
+    rights_for,
+    roles_of,
+)
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import AccessDenied
-from logto_auth.models import LogtoIdentity, LogtoMembership
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
@@ -32,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["LogtoBackend", "logto_backend"]
 
 logger = logging.getLogger(__name__)
+
+# A Logto ID is short and plain: anything else names no organization of ours.
+LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
 
 
 class LogtoBackend(ModelBackend):
@@ -49,6 +61,12 @@ class LogtoBackend(ModelBackend):
     )
     """Claims that change with every token without saying anything new about the user:
     ``claims_digest`` leaves them out."""
+
+    organization_data_max_age = 3600
+    """Seconds after which a sign-in or sync asks userinfo again for the data (name,
+    description) of an organization the user belongs to (default an hour), and records
+    it. Userinfo is asked at once for an organization the site does not know; the
+    organization webhooks keep the data fresh in between."""
 
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, logto_claims: dict[str, Any] | None = None
@@ -78,9 +96,15 @@ class LogtoBackend(ModelBackend):
 
         When the claims or the role mapping changed since the last time (``claims_digest``),
         runs ``configure_user``, records the claims and organization memberships on the
-        identity, and sends ``logto_user_synced``; otherwise writes nothing.
+        identity, and sends ``logto_user_synced``; otherwise writes nothing. The
+        ``organization_data`` that userinfo answered, when it was asked, goes to
+        ``sync_organizations`` (and is left out of the claims recorded).
         """
         identity = user.logto_identity
+        if ORGANIZATION_DATA in claims:
+            # The database keeps it, not the claims: recorded whatever the digest says.
+            claims = dict(claims)
+            self.describe_organizations(claims, claims.pop(ORGANIZATION_DATA), created=created)
         if not created and identity.synced_digest == self.claims_digest(claims, user):
             return user
         with transaction.atomic():
@@ -144,12 +168,25 @@ class LogtoBackend(ModelBackend):
         raise AccessDenied(_("No username is free for this account; please contact the site."))
 
     def create_user(self, claims: dict[str, Any], username: str) -> User:
-        """Create the Django user for a new Logto user, with an unusable password."""
+        """Create the Django user for a new Logto user, with an unusable password.
+
+        With Django's ``UserManager``, the user is created with the name, email and flags
+        that ``configure_user`` would give it next, so that it need not save them again.
+        """
         user_model = get_user_model()
-        user: User = user_model._default_manager.create_user(
-            **{user_model.USERNAME_FIELD: username}
-        )
+        manager = user_model._default_manager
+        fields = self._initial_fields(claims) if isinstance(manager, UserManager) else {}
+        user: User = manager.create_user(**{user_model.USERNAME_FIELD: username}, **fields)
         return user
+
+    def _initial_fields(self, claims: dict[str, Any]) -> dict[str, Any]:
+        draft = get_user_model()()
+        fields = {name: getattr(draft, name) for name in self.update_profile(draft, claims)}
+        roles = roles_of(claims) if logto_settings.maps_rights else None
+        if roles is not None:
+            flags = rights_for(roles, organization_roles_of(claims)).flags
+            fields.update({flag: on for flag, on in flags.items() if hasattr(draft, flag)})
+        return fields
 
     def make_username(self, claims: dict[str, Any]) -> str:
         """By default, return the Logto username, or the email's local part, or ``logto``."""
@@ -293,6 +330,72 @@ class LogtoBackend(ModelBackend):
             elif found.roles != roles:
                 found.roles = roles
                 found.save(update_fields=["roles"])
+
+    def organizations_to_describe(self, claims: dict[str, Any]) -> list[str]:
+        """Return the organizations of ``claims`` whose data userinfo should be asked for.
+
+        By default, those unknown here or last described more than
+        ``organization_data_max_age`` seconds ago: one query when the claims name an
+        organization, none otherwise. Return ``[]`` to leave the organizations' data to the
+        webhooks alone (no provider call beyond the ID token's).
+        """
+        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
+        if not named:
+            return []
+        fresh_since = timezone.now() - timedelta(seconds=self.organization_data_max_age)
+        fresh = LogtoOrganization.objects.filter(pk__in=named, updated_at__gt=fresh_since)
+        return sorted(named - set(fresh.values_list("pk", flat=True)))
+
+    def describe_organizations(
+        self, claims: dict[str, Any], described: Any, *, created: bool = False
+    ) -> list[str]:
+        """Record the organizations of ``claims`` that need it, from ``described``:
+        userinfo's ``organization_data``, or a function that asks userinfo for it, called
+        only when an organization needs describing. Return the IDs recorded.
+
+        At a user's first sign-in (``created``) every organization of the claims is
+        described, unasked (what is a new user's is rarely known, and asking would cost
+        that sign-in a query); otherwise those ``organizations_to_describe`` names.
+        """
+        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
+        wanted = named if created else set(self.organizations_to_describe(claims))
+        if not wanted:
+            return []
+        if callable(described):
+            described = described()
+        entries = described if isinstance(described, list) else []
+        return self.sync_organizations(
+            [entry for entry in entries if isinstance(entry, dict) and entry.get("id") in wanted]
+        )
+
+    def sync_organizations(self, described: Any) -> list[str]:
+        """Record organizations as Logto describes them, ``[{id, name, description}, ...]``
+        (userinfo's ``organization_data``, or a webhook's organization), in one query;
+        return the IDs recorded.
+
+        Sign-ins and syncs describe only the organizations ``organizations_to_describe``
+        named: one the site knows and heard of lately is not written again. Malformed
+        entries are left out.
+        """
+        found: dict[str, LogtoOrganization] = {}
+        for entry in described if isinstance(described, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            org, name, description = entry.get("id"), entry.get("name"), entry.get("description")
+            if not isinstance(org, str) or not LOGTO_ID.fullmatch(org) or not isinstance(name, str):
+                continue
+            if not isinstance(description, str):
+                description = None
+            found[org] = LogtoOrganization(id=org, name=name[:255], description=description)
+        if found:
+            # One statement (INSERT ... ON CONFLICT): new ones inserted, known ones renewed.
+            LogtoOrganization.objects.bulk_create(
+                found.values(),
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["name", "description", "updated_at"],
+            )
+        return list(found)
 
 
 def logto_backend() -> LogtoBackend:

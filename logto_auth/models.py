@@ -1,4 +1,5 @@
-"""What logto_auth stores: the Logto identity of a user, their organizations, their sessions."""
+"""What logto_auth stores: the Logto identity of a user, the organizations they belong to,
+their sessions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["LogtoIdentity", "LogtoMembership", "LogtoSession"]
+__all__ = ["LogtoIdentity", "LogtoMembership", "LogtoOrganization", "LogtoSession"]
 
 
 class LogtoIdentity(models.Model):
@@ -70,24 +71,76 @@ class LogtoIdentity(models.Model):
         return sorted(self.memberships.values_list("organization_id", flat=True))
 
 
+class LogtoOrganization(models.Model):
+    """A Logto organization as Logto last described it to the site.
+
+    Learned from the ``organization_data`` of userinfo at a sign-in or sync that names an
+    organization the site does not know, or heard of longer ago than
+    ``LogtoBackend.organization_data_max_age`` (``updated_at``), and kept fresh by the
+    organization webhooks (created, updated, deleted). Query it for what to show, e.g.
+    ``LogtoOrganization.objects.filter(memberships__identity__user=user)``.
+    """
+
+    id = models.CharField(_("Logto organization ID"), max_length=255, primary_key=True)
+    name = models.CharField(max_length=255)
+    # Logto's own value: null when unset, which an empty description is not.
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
+    updated_at = models.DateTimeField(
+        auto_now=True,
+        help_text="When Logto last described it to the site (userinfo or a webhook): a "
+        "sign-in or sync asks userinfo again once this is older than the backend's "
+        "organization_data_max_age.",
+    )
+    last_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Logto created the last webhook event applied to this organization; "
+        "older events are ignored.",
+    )
+    last_event_digests = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="SHA-256 of the body of each webhook event created at last_event_at and "
+        "applied to this organization; they are not applied again.",
+    )
+
+    class Meta:
+        verbose_name = _("Logto organization")
+        verbose_name_plural = _("Logto organizations")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name or self.id
+
+
 class LogtoMembership(models.Model):
     """A user's membership of a Logto organization and their roles in it, as of the last sync.
 
     Query it to decide per organization, e.g.
     ``LogtoMembership.objects.filter(identity__user=user, organization_id=org_id)``.
+    ``organization`` is the ``LogtoOrganization`` when the site knows it (a membership is
+    recorded from the ID token, before or without the organization's data).
     """
 
     identity = models.ForeignKey(
         LogtoIdentity, on_delete=models.CASCADE, related_name="memberships"
     )
-    organization_id = models.CharField(max_length=255, db_index=True)
+    # Same column as before (organization_id), no database constraint: a membership may
+    # name an organization whose data the site has not learned (yet).
+    organization = models.ForeignKey(
+        LogtoOrganization,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="memberships",
+        verbose_name=_("Logto organization"),
+    )
     roles = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = _("Logto organization membership")
         constraints = [
             models.UniqueConstraint(
-                fields=["identity", "organization_id"], name="logto_auth_unique_membership"
+                fields=["identity", "organization"], name="logto_auth_unique_membership"
             )
         ]
 

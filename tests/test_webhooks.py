@@ -396,11 +396,11 @@ def test_event_that_failed_to_apply_is_applied_when_logto_retries(
 def test_unknown_event_is_accepted(wsgi_site: Site, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="logto_auth")
 
-    response = post(wsgi_site, event("Organization.Created"))
+    response = post(wsgi_site, event("OrganizationScope.Created"))
 
     assert response.status_code == 200
     assert response.json() == {"result": "ignored"}
-    assert "Organization.Created" in caplog.text
+    assert "OrganizationScope.Created" in caplog.text
 
 
 def test_event_for_an_unknown_user_is_accepted(wsgi_site: Site) -> None:
