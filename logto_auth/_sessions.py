@@ -59,6 +59,7 @@ CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
 ADOPTED_KEY = "_logto_adopted"  # claims another session of the user synced, in place of ours
+ORGANIZATION_KEY = "_logto_organization"  # the id of the current organization
 MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
 LOGTO_KEYS = (
@@ -67,6 +68,7 @@ LOGTO_KEYS = (
     ADOPTED_KEY,
     CHECKED_KEY,
     SYNCED_KEY,
+    ORGANIZATION_KEY,
 )
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
 RELEASE_SCRIPT = """

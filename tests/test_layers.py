@@ -24,10 +24,10 @@ FLOORS = [
     {"_sessions", "signals", "_http", "_errors"},
     {"storage", "_provider"},
     {"_tokens"},
-    {"backends", "_sdk", "_preflight"},
+    {"backends", "_sdk", "_preflight", "_organizations"},
     {"_bearer", "_notifications", "_renewal", "_flow", "checks"},
     {"_context", "decorators", "drf", "views"},
-    {"mixins", "middleware", "sites", "urls", "admin", "apps"},
+    {"mixins", "middleware", "sites", "urls", "admin", "apps", "context_processors"},
 ]
 # Deprecated paths kept for one release: they import their targets only when an old name
 # is looked up (module ``__getattr__``), so they are no part of the map.
