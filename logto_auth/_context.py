@@ -23,7 +23,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from logto_auth import _organizations, _sdk, _sessions
-from logto_auth._organizations import LogtoOrganization
+from logto_auth._organizations import UserOrganization
 from logto_auth._provider import refresh_token_is_active, user_info
 from logto_auth._renewal import SessionTokens
 from logto_auth._tokens import unverified_claims
@@ -51,7 +51,7 @@ class LogtoContext:
         self._request = request
         self._tokens = SessionTokens(request)
         # The organizations built for the claims held: one object each per request.
-        self._organizations: tuple[object, dict[str, LogtoOrganization]] = (None, {})
+        self._organizations: tuple[object, dict[str, UserOrganization]] = (None, {})
 
     @property
     def id_token(self) -> str | None:
@@ -146,16 +146,16 @@ class LogtoContext:
     # Organizations
 
     @property
-    def organization(self) -> LogtoOrganization | None:
+    def organization(self) -> UserOrganization | None:
         """The current organization (chosen with the switch view, or at sign-in), or ``None``."""
         return self.get_organization()
 
     @property
-    def organizations(self) -> list[LogtoOrganization]:
+    def organizations(self) -> list[UserOrganization]:
         """Every organization the user belongs to (by the claims), by name."""
         return self.get_organizations()
 
-    def get_organization(self, organization_id: str | None = None) -> LogtoOrganization | None:
+    def get_organization(self, organization_id: str | None = None) -> UserOrganization | None:
         """Return the organization ``organization_id`` (by default the current one) when the
         claims say the user belongs to it, else ``None``. No provider call."""
         if organization_id is None:
@@ -168,7 +168,7 @@ class LogtoContext:
             roles = _organizations.memberships(claims).get(organization_id)
             if roles is None:
                 return None
-            built[organization_id] = LogtoOrganization(
+            built[organization_id] = UserOrganization(
                 organization_id,
                 _organizations.name_of(claims, organization_id),
                 tuple(sorted(roles)),
@@ -179,17 +179,17 @@ class LogtoContext:
 
     async def aget_organization(
         self, organization_id: str | None = None
-    ) -> LogtoOrganization | None:
+    ) -> UserOrganization | None:
         """Like ``get_organization``, from async code (``organization``'s twin too)."""
         await self._tokens.aload()
         return self.get_organization(organization_id)
 
-    def get_organizations(self) -> list[LogtoOrganization]:
+    def get_organizations(self) -> list[UserOrganization]:
         """Return ``organizations``."""
         found = [self.get_organization(id_) for id_ in _organizations.memberships(self.claims)]
         return sorted((o for o in found if o is not None), key=lambda o: (o.name, o.id))
 
-    async def aget_organizations(self) -> list[LogtoOrganization]:
+    async def aget_organizations(self) -> list[UserOrganization]:
         """Like ``get_organizations``, from async code."""
         await self._tokens.aload()
         return self.get_organizations()

@@ -1,6 +1,6 @@
 """Internal: may change in any release.
 
-Organizations as a signed-in user sees them: ``LogtoOrganization`` (what
+Organizations as a signed-in user sees them: ``UserOrganization`` (what
 ``request.logto.organization`` is), the session's current organization, the one remembered
 across sign-ins, and the check of organization-scoped views (shared by the decorator, the
 mixin and DRF; sync and async code make the same decisions here).
@@ -53,7 +53,7 @@ MISSING_RIGHTS = _("Missing rights in this organization: %(rights)s")
 
 
 @dataclass(frozen=True, eq=False)
-class LogtoOrganization:
+class UserOrganization:
     """An organization the signed-in user belongs to.
 
     ``id``; ``name`` (from the claims' ``organization_data`` when they carry it, else the
@@ -228,16 +228,16 @@ class Needs:
             return str(kwargs[self.url_kwarg])
         return None
 
-    def asks_permissions(self, organization: LogtoOrganization | None) -> bool:
+    def asks_permissions(self, organization: UserOrganization | None) -> bool:
         """Whether the permissions must be read (one provider call at most): only for a
         member holding the roles."""
         return bool(organization and self.permissions and not self._lacking_roles(organization))
 
-    def _lacking_roles(self, organization: LogtoOrganization) -> list[str]:
+    def _lacking_roles(self, organization: UserOrganization) -> list[str]:
         return [role for role in self.roles if role not in organization.roles]
 
     def refusal(
-        self, organization: LogtoOrganization | None, granted: frozenset[str], named: bool
+        self, organization: UserOrganization | None, granted: frozenset[str], named: bool
     ) -> AccessDenied | None:
         """The 403 for a request that falls short, or ``None``; it names nothing of an
         organization the user is not a member of (``named``: the URL named one)."""
