@@ -108,7 +108,7 @@ class LogtoBackend(ModelBackend):
         value = obj if isinstance(obj, str) else getattr(obj, "id", None)
         return value if isinstance(value, str) and value else None
 
-    def has_perm(  # type: ignore[override]
+    def has_perm(
         self, user_obj: AbstractBaseUser | AnonymousUser, perm: str, obj: object = None
     ) -> bool:
         """Answer ``user.has_perm(permission, organization)`` from the user's organization
@@ -132,7 +132,7 @@ class LogtoBackend(ModelBackend):
             logger.warning("No permissions in organization %s: %s", organization_id, error)
             return False
 
-    async def ahas_perm(  # type: ignore[override]
+    async def ahas_perm(
         self, user_obj: AbstractBaseUser | AnonymousUser, perm: str, obj: object = None
     ) -> bool:
         """Like ``has_perm``, from async code (``await user.ahas_perm(...)``)."""

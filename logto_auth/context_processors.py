@@ -20,7 +20,7 @@ def organization(request: HttpRequest) -> dict[str, Any]:
     organization token (see docs/organizations.md); ``{% include
     "logto_auth/organization_switcher.html" %}`` shows the switch.
     """
-    logto = getattr(request, "logto", None)
+    logto: Any = getattr(request, "logto", None)
     if not hasattr(logto, "get_organization"):  # no LogtoMiddleware, or a bearer token
         return {"logto_organization": None, "logto_organizations": []}
     # Templates call callables: the organization is looked up when first used.

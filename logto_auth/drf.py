@@ -158,7 +158,7 @@ class IsLogtoOrganizationMember(permissions.BasePermission):  # type: ignore[mis
     message = _organizations.NOT_A_MEMBER
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        logto = getattr(request._request, "logto", None)
+        logto: Any = getattr(request._request, "logto", None)
         if not (hasattr(logto, "get_organization") and logto.is_authenticated):
             return False
         if not (request.user and request.user.is_authenticated and request.user.is_active):

@@ -428,7 +428,7 @@ def test_has_perm_outside_a_request_or_for_another_user_is_false(
     other = django_user_model.objects.create_user("mallory")
     logto = context_of(wsgi_site)
     request = logto._request
-    request.logto = logto
+    request.logto = logto  # type: ignore[attr-defined]
     backend = LogtoBackend()
 
     assert not backend.has_perm(bob, "read:data", ACME)  # no request served
