@@ -20,11 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { createMemoryAdapter } from './lib/adapter.js';
 import { RedirectRegistry } from './lib/clients.js';
 import { interactionHandlers } from './lib/interactions.js';
+import { OrganizationDirectory, newLogtoId } from './lib/organizations.js';
 import { landingPage, errorPage } from './lib/pages.js';
 import { createProvider, generateSigningKey, resourceScopes } from './lib/provider.js';
 import { counterKeyFor, Recorder } from './lib/recorder.js';
 import { Tenant } from './lib/tenant.js';
-import { UserDirectory } from './lib/users.js';
+import { UserDirectory, logtoUser, organizationsOf } from './lib/users.js';
+import { Webhooks, managementContext } from './lib/webhooks.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OIDC_PREFIX = '/oidc';
@@ -72,6 +74,10 @@ function readSettings(env) {
     // Set to an empty string to register the application without back-channel logout.
     backchannelLogoutUri: env.DEV_PROVIDER_BACKCHANNEL_LOGOUT_URI
       ?? 'http://127.0.0.1:8000/logto/back-channel-logout/',
+    // Where the tenant's webhook delivers (empty: no hook; events are only recorded), and
+    // the hook's signing key (Logto shows it on the webhook's page).
+    webhookUrl: env.DEV_PROVIDER_WEBHOOK_URL ?? '',
+    webhookSigningKey: env.DEV_PROVIDER_WEBHOOK_SIGNING_KEY || 'dev-webhook-signing-key',
     accessTokenTtl: positiveInteger('DEV_PROVIDER_ACCESS_TOKEN_TTL', env.DEV_PROVIDER_ACCESS_TOKEN_TTL, 3600),
     idTokenTtl: positiveInteger('DEV_PROVIDER_ID_TOKEN_TTL', env.DEV_PROVIDER_ID_TOKEN_TTL, 3600),
     // How long an idle keep-alive connection stays open; Node's default (and Logto's) is 5 s.
@@ -129,8 +135,16 @@ async function readJsonObject(req) {
 
 const settings = readSettings(process.env);
 const recorder = new Recorder();
-const users = new UserDirectory(settings.usersPath);
 const tenant = new Tenant(settings.tenantPath, { apiResource: settings.apiResource });
+const organizations = new OrganizationDirectory(tenant);
+const users = new UserDirectory(settings.usersPath, { organizations });
+const webhooks = new Webhooks({
+  url: settings.webhookUrl,
+  signingKey: settings.webhookSigningKey,
+  hookId: newLogtoId(21),
+  recorder,
+  log,
+});
 const registry = new RedirectRegistry();
 registry.register(settings.appId, {
   redirect_uris: settings.redirectUris,
@@ -161,6 +175,10 @@ const interactions = interactionHandlers({
   getProvider: () => provider,
   users,
   knownResources: () => resourceScopes(tenant),
+  organizationPermissionsOf: async (accountId) => {
+    const user = await users.findById(accountId);
+    return user ? tenant.organizationPermissions(user) : [];
+  },
   readForm,
   log,
 });
@@ -171,6 +189,60 @@ const debugRoutes = {
   'GET /__dev__/connections': (req, res) => sendJson(res, 200, recorder.connections),
   'GET /__dev__/auth-requests': (req, res) => sendJson(res, 200, recorder.authRequests),
   'GET /__dev__/backchannel': (req, res) => sendJson(res, 200, recorder.backchannelDeliveries),
+  'GET /__dev__/webhooks': (req, res) => sendJson(res, 200, recorder.webhookDeliveries),
+  // Send any event: {"event": "...", ...members of the body}; with `userId` and no `data`,
+  // `data` is that user as Logto describes it. Answers the delivery.
+  'POST /__dev__/webhooks': async (req, res) => {
+    const body = await readJsonObject(req);
+    if (!body || typeof body.event !== 'string' || !body.event) {
+      sendJson(res, 400, { error: 'expected a JSON object with a string event' });
+      return;
+    }
+    const { event, userId, ...fields } = body;
+    if (userId !== undefined && fields.data === undefined) {
+      const user = (await users.raw()).find((candidate) => candidate.id === userId);
+      if (!user) {
+        sendJson(res, 404, { error: 'unknown user', id: userId });
+        return;
+      }
+      fields.data = logtoUser(user, { suspended: users.isSuspended(user) });
+    }
+    sendJson(res, 200, await webhooks.emit(event, fields));
+  },
+  'GET /__dev__/organizations': async (req, res) => {
+    const effective = await users.all();
+    sendJson(res, 200, organizations.all(await users.raw()).map((organization) => ({
+      ...organization,
+      members: effective.flatMap((user) => organizationsOf(user)
+        .filter((membership) => membership.id === organization.id)
+        .map((membership) => ({ id: user.id, roles: membership.roles }))),
+    })));
+  },
+  // Like POST /api/organizations: {"name", "description"?, "id"?}; Organization.Created.
+  'POST /__dev__/organizations': async (req, res) => {
+    const body = await readJsonObject(req);
+    if (!body || typeof body.name !== 'string' || !body.name
+      || !['string', 'undefined'].includes(typeof body.id)
+      || !(body.description === undefined || body.description === null || typeof body.description === 'string')) {
+      sendJson(res, 400, { error: 'expected a JSON object with name, and optionally id and description' });
+      return;
+    }
+    let organization;
+    try {
+      organization = organizations.create(body, await users.raw());
+    } catch (error) {
+      sendJson(res, error.status ?? 400, { error: error.message });
+      return;
+    }
+    log(`organization ${organization.id} created`);
+    await webhooks.emit('Organization.Created', {
+      ...managementContext(req, {
+        method: 'POST', route: '/api/organizations', path: '/api/organizations', status: 201,
+      }),
+      data: organization,
+    });
+    sendJson(res, 201, organization);
+  },
   'POST /__dev__/reset': (req, res) => {
     recorder.reset();
     sendJson(res, 200, { ok: true });
@@ -210,8 +282,10 @@ const debugPatternRoutes = [
     else sendJson(res, 200, registry.describe(clientId));
   }],
   // Like Logto's Management API: no back-channel logout is sent; the user's refresh tokens
-  // answer invalid_grant from now on and sign-in is refused.
+  // answer invalid_grant from now on and sign-in is refused. The webhook Logto sends:
+  // User.SuspensionStatus.Updated or User.Deleted, `data` the user.
   ['POST', /^\/__dev__\/users\/([^/]+)\/(suspend|unsuspend|delete)$/, async (req, res, userId, action) => {
+    const user = (await users.raw()).find((candidate) => candidate.id === userId);
     const done = action === 'delete'
       ? await users.delete(userId)
       : await users.setSuspended(userId, action === 'suspend');
@@ -220,7 +294,153 @@ const debugPatternRoutes = [
       return;
     }
     log(`user ${userId}: ${action}`);
+    const context = action === 'delete'
+      ? { event: 'User.Deleted', method: 'DELETE', route: '/api/users/:userId', path: `/api/users/${userId}`, status: 204 }
+      : { event: 'User.SuspensionStatus.Updated', method: 'PATCH', route: '/api/users/:userId/is-suspended', path: `/api/users/${userId}/is-suspended`, status: 200 };
+    await webhooks.emit(context.event, {
+      ...managementContext(req, { ...context, params: { userId } }),
+      data: logtoUser(user, { suspended: action === 'delete' ? users.isSuspended(user) : action === 'suspend' }),
+    });
     sendJson(res, 200, { ok: true, id: userId, action });
+  }],
+  // Like PATCH /api/organizations/:id: {"name"?, "description"?}; Organization.Data.Updated
+  // with the whole organization.
+  ['PATCH', /^\/__dev__\/organizations\/([^/]+)$/, async (req, res, organizationId) => {
+    const body = await readJsonObject(req);
+    const changes = {};
+    if (body && typeof body.name === 'string' && body.name) changes.name = body.name;
+    if (body && (body.description === null || typeof body.description === 'string')) changes.description = body.description;
+    if (!body || Object.keys(changes).length === 0) {
+      sendJson(res, 400, { error: 'expected a JSON object with name and/or description' });
+      return;
+    }
+    const organization = organizations.update(organizationId, changes, await users.raw());
+    if (!organization) {
+      sendJson(res, 404, { error: 'unknown organization', id: organizationId });
+      return;
+    }
+    log(`organization ${organizationId} updated: ${JSON.stringify(changes)}`);
+    await webhooks.emit('Organization.Data.Updated', {
+      ...managementContext(req, {
+        method: 'PATCH', route: '/api/organizations/:id', path: `/api/organizations/${organizationId}`, status: 200, params: { id: organizationId },
+      }),
+      data: organization,
+    });
+    sendJson(res, 200, organization);
+  }],
+  // Like DELETE /api/organizations/:id: Organization.Deleted with `params.id` only, and no
+  // membership event for its members.
+  ['DELETE', /^\/__dev__\/organizations\/([^/]+)$/, async (req, res, organizationId) => {
+    if (!organizations.delete(organizationId, await users.raw())) {
+      sendJson(res, 404, { error: 'unknown organization', id: organizationId });
+      return;
+    }
+    log(`organization ${organizationId} deleted`);
+    await webhooks.emit('Organization.Deleted', managementContext(req, {
+      method: 'DELETE', route: '/api/organizations/:id', path: `/api/organizations/${organizationId}`, status: 204, params: { id: organizationId },
+    }));
+    sendJson(res, 200, { ok: true, id: organizationId });
+  }],
+  // Like POST /api/organizations/:id/users (and the roles of the new members in the same
+  // call): {"userIds": [...], "roles"?: [...]}; Organization.Membership.Updated with
+  // `addedUserIds` (no roles). Users already in are left as they are.
+  ['POST', /^\/__dev__\/organizations\/([^/]+)\/users$/, async (req, res, organizationId) => {
+    const body = await readJsonObject(req);
+    const isList = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string');
+    if (!body || !isList(body.userIds) || body.userIds.length === 0 || !(body.roles === undefined || isList(body.roles))) {
+      sendJson(res, 400, { error: 'expected a JSON object with a non-empty list userIds, and optionally a list roles' });
+      return;
+    }
+    const raw = await users.raw();
+    if (!organizations.find(organizationId, raw)) {
+      sendJson(res, 404, { error: 'unknown organization', id: organizationId });
+      return;
+    }
+    const unknown = body.userIds.filter((userId) => !raw.some((user) => user.id === userId));
+    if (unknown.length) {
+      sendJson(res, 404, { error: 'unknown user', ids: unknown });
+      return;
+    }
+    const added = organizations.addMembers(organizationId, body.userIds, body.roles ?? [], raw);
+    log(`organization ${organizationId}: added ${JSON.stringify(added)}`);
+    if (added.length) {
+      await webhooks.emit('Organization.Membership.Updated', {
+        ...managementContext(req, {
+          method: 'POST', route: '/api/organizations/:id/users', path: `/api/organizations/${organizationId}/users`, status: 201, params: { id: organizationId },
+        }),
+        organizationId,
+        addedUserIds: added,
+      });
+    }
+    sendJson(res, 200, { ok: true, id: organizationId, addedUserIds: added });
+  }],
+  // Like DELETE /api/organizations/:id/users/:userId: Organization.Membership.Updated with
+  // `removedUserIds`.
+  ['DELETE', /^\/__dev__\/organizations\/([^/]+)\/users\/([^/]+)$/, async (req, res, organizationId, userId) => {
+    const raw = await users.raw();
+    const user = raw.find((candidate) => candidate.id === userId);
+    if (!organizations.find(organizationId, raw) || !user || !organizations.removeMember(organizationId, user)) {
+      sendJson(res, 404, { error: 'not a member', id: organizationId, userId });
+      return;
+    }
+    log(`organization ${organizationId}: removed ${userId}`);
+    await webhooks.emit('Organization.Membership.Updated', {
+      ...managementContext(req, {
+        method: 'DELETE', route: '/api/organizations/:id/users/:userId', path: `/api/organizations/${organizationId}/users/${userId}`, status: 204, params: { id: organizationId, userId },
+      }),
+      organizationId,
+      removedUserIds: [userId],
+    });
+    sendJson(res, 200, { ok: true, id: organizationId, removedUserIds: [userId] });
+  }],
+  // Like PUT /api/organizations/:id/users/:userId/roles: {"roles": [...]} replaces the
+  // member's roles. Logto sends no webhook for it (the next ID token shows it).
+  ['PUT', /^\/__dev__\/organizations\/([^/]+)\/users\/([^/]+)\/roles$/, async (req, res, organizationId, userId) => {
+    const body = await readJsonObject(req);
+    if (!body || !Array.isArray(body.roles) || !body.roles.every((role) => typeof role === 'string')) {
+      sendJson(res, 400, { error: 'expected a JSON object with a list roles' });
+      return;
+    }
+    const raw = await users.raw();
+    const user = raw.find((candidate) => candidate.id === userId);
+    if (!organizations.find(organizationId, raw) || !user || !organizations.setRoles(organizationId, user, body.roles)) {
+      sendJson(res, 404, { error: 'not a member', id: organizationId, userId });
+      return;
+    }
+    log(`organization ${organizationId}: ${userId} now has roles ${JSON.stringify(body.roles)} (no webhook)`);
+    sendJson(res, 200, { ok: true, id: organizationId, userId, roles: body.roles });
+  }],
+  // Like POST /api/organization-roles/:id/scopes: {"scopes": [...]} (a scope the tenant does
+  // not define yet is created first: OrganizationScope.Created); OrganizationRole.Scopes.Updated.
+  // Tokens see the new permissions only after the next sign-in.
+  ['POST', /^\/__dev__\/organization-roles\/([^/]+)\/scopes$/, async (req, res, role) => {
+    const body = await readJsonObject(req);
+    if (!body || !Array.isArray(body.scopes) || body.scopes.length === 0
+      || !body.scopes.every((scope) => typeof scope === 'string' && /^\S+$/.test(scope))) {
+      sendJson(res, 400, { error: 'expected a JSON object with a non-empty list scopes' });
+      return;
+    }
+    const added = tenant.addOrganizationRoleScopes(role, body.scopes);
+    if (!added) {
+      sendJson(res, 404, { error: 'unknown organization role', id: role });
+      return;
+    }
+    for (const scope of added.createdScopes) {
+      await webhooks.emit('OrganizationScope.Created', {
+        ...managementContext(req, {
+          method: 'POST', route: '/api/organization-scopes', path: '/api/organization-scopes', status: 201,
+        }),
+        data: { id: scope, name: scope, description: null },
+      });
+    }
+    log(`organization role ${role}: scopes ${JSON.stringify(added.addedScopes)} added`);
+    await webhooks.emit('OrganizationRole.Scopes.Updated', {
+      ...managementContext(req, {
+        method: 'POST', route: '/api/organization-roles/:id/scopes', path: `/api/organization-roles/${role}/scopes`, status: 201, params: { id: role },
+      }),
+      organizationRoleId: role,
+    });
+    sendJson(res, 200, { ok: true, role, ...added });
   }],
 ];
 

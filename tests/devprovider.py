@@ -21,6 +21,13 @@ TEST_CLIENT_ORIGIN = "http://testserver"
 M2M_APP_ID = "django-m2m"
 M2M_APP_SECRET = "django-m2m-secret"
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
+APP_SECRET = "django-demo-secret"
+# Registered by default for the demo application.
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/logto/callback/"
+# The dev provider's default webhook signing key (DEV_PROVIDER_WEBHOOK_SIGNING_KEY).
+WEBHOOK_SIGNING_KEY = "dev-webhook-signing-key"
+ORGANIZATIONS_SCOPE = "urn:logto:scope:organizations"
+ORGANIZATIONS_RESOURCE = "urn:logto:resource:organizations"
 
 
 class DevProvider:
@@ -37,8 +44,11 @@ class DevProvider:
 
     def start(self) -> DevProvider:
         env = {**os.environ, "DEV_PROVIDER_PORT": str(self.requested_port), **self.env}
+        # DEV_PROVIDER_SERVER: another server script (e.g. an older dev provider, to see
+        # which fidelity tests it fails).
+        server = os.environ.get("DEV_PROVIDER_SERVER") or str(ROOT / "devprovider" / "server.js")
         self.process = subprocess.Popen(
-            ["node", str(ROOT / "devprovider" / "server.js")],
+            ["node", server],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -100,6 +110,77 @@ class DevProvider:
         """Each back-channel logout the provider attempted, with its ``logout_token``."""
         return self._debug("backchannel")  # type: ignore[return-value]
 
+    def webhooks(self, event: str | None = None) -> list[dict[str, Any]]:
+        """Each webhook the provider sent (or, without DEV_PROVIDER_WEBHOOK_URL, would have
+        sent): ``event``, ``body`` (the raw JSON text), ``signature`` (the
+        ``logto-signature-sha-256`` header), ``target``, ``hook_id``, and ``status`` or
+        ``error``; only those of ``event`` when given."""
+        deliveries: list[dict[str, Any]] = self._debug("webhooks")  # type: ignore[assignment]
+        return [d for d in deliveries if event is None or d["event"] == event]
+
+    def trigger_webhook(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Send any webhook event; ``fields`` are the body's members (``data``, ``params``,
+        ...). ``user_id=...`` without ``data`` makes ``data`` that user as Logto describes
+        it. Returns the delivery."""
+        if "user_id" in fields:
+            fields["userId"] = fields.pop("user_id")
+        delivery = self._json("POST", "webhooks", {"event": event, **fields})
+        return delivery  # type: ignore[return-value]
+
+    def organizations(self) -> list[dict[str, Any]]:
+        """Every organization, as Logto describes it, with ``members`` ([{id, roles}])."""
+        return self._debug("organizations")  # type: ignore[return-value]
+
+    def create_organization(
+        self, name: str, description: str | None = None, id: str | None = None
+    ) -> dict[str, Any]:
+        """Create an organization (webhook ``Organization.Created``); returns it."""
+        body: dict[str, Any] = {"name": name, "description": description}
+        if id is not None:
+            body["id"] = id
+        return self._json("POST", "organizations", body)  # type: ignore[return-value]
+
+    def update_organization(self, organization_id: str, **changes: str | None) -> dict[str, Any]:
+        """Change ``name`` and/or ``description`` (webhook ``Organization.Data.Updated``)."""
+        organization = self._json("PATCH", f"organizations/{organization_id}", changes)
+        return organization  # type: ignore[return-value]
+
+    def delete_organization(self, organization_id: str) -> None:
+        """Delete an organization (webhook ``Organization.Deleted``, no membership events)."""
+        self._json("DELETE", f"organizations/{organization_id}")
+
+    def add_members(
+        self, organization_id: str, user_ids: list[str], roles: list[str] | tuple[str, ...] = ()
+    ) -> list[str]:
+        """Add users (with these organization roles) to an organization (webhook
+        ``Organization.Membership.Updated``, ``addedUserIds``); returns the ids added."""
+        answer = self._json(
+            "POST",
+            f"organizations/{organization_id}/users",
+            {"userIds": list(user_ids), "roles": list(roles)},
+        )
+        return list(answer["addedUserIds"])  # type: ignore[index]
+
+    def remove_member(self, organization_id: str, user_id: str) -> None:
+        """Remove a member (webhook ``Organization.Membership.Updated``, ``removedUserIds``)."""
+        self._json("DELETE", f"organizations/{organization_id}/users/{user_id}")
+
+    def set_organization_roles(self, organization_id: str, user_id: str, roles: list[str]) -> None:
+        """Replace a member's roles in an organization (Logto sends no webhook for it)."""
+        path = f"organizations/{organization_id}/users/{user_id}/roles"
+        self._json("PUT", path, {"roles": roles})
+
+    def add_organization_role_scopes(self, role: str, scopes: list[str]) -> None:
+        """Give an organization role more organization permissions (webhooks
+        ``OrganizationScope.Created`` for new ones, ``OrganizationRole.Scopes.Updated``);
+        tokens show them only after the next sign-in."""
+        self._json("POST", f"organization-roles/{role}/scopes", {"scopes": scopes})
+
+    def _json(self, method: str, name: str, body: object = None) -> object:
+        response = requests.request(method, f"{self.url}/__dev__/{name}", json=body, timeout=15)
+        response.raise_for_status()
+        return response.json()
+
     def reset(self) -> None:
         self._debug("reset", "POST")
 
@@ -145,6 +226,53 @@ class DevProvider:
         )
         response.raise_for_status()
         return str(response.json()["access_token"])
+
+    # A client of its own (no Django): sign in and use the token endpoint directly
+    def sign_in_tokens(
+        self,
+        username: str = "alice",
+        scope: str = f"openid offline_access {ORGANIZATIONS_SCOPE}",
+        resources: list[str] | tuple[str, ...] = (),
+        **params: str,
+    ) -> dict[str, Any]:
+        """Sign ``username`` in as the demo application would (``prompt=consent``, redirect
+        to the default callback) with these ``scope`` and ``resource`` values; exchange the
+        code and return the token response."""
+        query: list[tuple[str, str]] = [
+            ("client_id", APP_ID),
+            ("redirect_uri", DEFAULT_REDIRECT_URI),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("prompt", "consent"),
+            ("state", "st"),
+            *(("resource", resource) for resource in resources),
+            *params.items(),
+        ]
+        callback = self.authorize(f"{self.issuer}/auth?{urllib.parse.urlencode(query)}", username)
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(callback).query)["code"][0]
+        response = self.token(
+            grant_type="authorization_code", code=code, redirect_uri=DEFAULT_REDIRECT_URI
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def token(self, **form: str) -> requests.Response:
+        """A token request of the demo application (client_secret_basic)."""
+        return requests.post(
+            f"{self.issuer}/token", data=form, auth=(APP_ID, APP_SECRET), timeout=10
+        )
+
+    def refresh(self, refresh_token: str, **extra: str) -> requests.Response:
+        """A refresh_token grant with ``extra`` (``organization_id``, ``resource``,
+        ``scope``)."""
+        return self.token(grant_type="refresh_token", refresh_token=refresh_token, **extra)
+
+    def userinfo(self, access_token: str) -> dict[str, Any]:
+        response = requests.get(
+            f"{self.issuer}/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
 
     # The login page, as a browser would use it
     def authorize(

@@ -6,7 +6,7 @@
 import { errors } from 'oidc-provider';
 
 import { errorPage, loginPage } from './pages.js';
-import { OIDC_SCOPES } from './provider.js';
+import { OIDC_SCOPES, ORGANIZATIONS_RESOURCE } from './provider.js';
 
 const INVALID_CREDENTIALS = 'Invalid username or password';
 const SUSPENDED = 'This account is suspended.';
@@ -20,8 +20,11 @@ function sendHtml(res, status, html) {
 }
 
 // Grant every requested scope the provider knows: OpenID scopes, and for each requested
-// resource the requested scopes that resource defines.
-async function grantEverythingRequested(provider, interaction, accountId, knownResources) {
+// resource the requested scopes that resource defines. On Logto's organizations resource
+// (urn:logto:resource:organizations), like Logto: the requested organization permissions the
+// user holds now, in any organization. The grant is fixed from then on, so a permission a
+// role gains later reaches tokens only after the next sign-in.
+async function grantEverythingRequested(provider, interaction, accountId, { knownResources, organizationPermissionsOf }) {
   const { params } = interaction;
   let grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
   if (!grant || grant.accountId !== accountId) {
@@ -32,14 +35,24 @@ async function grantEverythingRequested(provider, interaction, accountId, knownR
   grant.addOIDCScope(requested.filter((scope) => OIDC_SCOPE_SET.has(scope)).join(' '));
   for (const resource of [].concat(params.resource ?? [])) {
     const defined = knownResources().get(resource) ?? [];
-    const scopes = requested.filter((scope) => defined.includes(scope));
+    const grantable = resource === ORGANIZATIONS_RESOURCE
+      ? await organizationPermissionsOf(accountId)
+      : defined;
+    const scopes = requested.filter((scope) => grantable.includes(scope));
     if (scopes.length) grant.addResourceScope(resource, scopes.join(' '));
+    // Consent is over for the others: oidc-provider would otherwise ask for them again.
+    const refused = requested.filter((scope) => defined.includes(scope) && !scopes.includes(scope));
+    if (refused.length) grant.rejectResourceScope(resource, refused.join(' '));
   }
   return grant.save();
 }
 
-// `knownResources()` answers the scopes each resource defines (read at every consent).
-export function interactionHandlers({ getProvider, users, knownResources, readForm, log }) {
+// `knownResources()` answers the scopes each resource defines (read at every consent);
+// `organizationPermissionsOf(accountId)` the organization permissions the user holds.
+export function interactionHandlers({
+  getProvider, users, knownResources, organizationPermissionsOf, readForm, log,
+}) {
+  const granting = { knownResources, organizationPermissionsOf };
   // The interaction is found through its cookie; the uid in the URL must be the same one
   // (otherwise another sign-in started in this browser since this page was shown).
   async function loadInteraction(req, res, uid) {
@@ -53,7 +66,7 @@ export function interactionHandlers({ getProvider, users, knownResources, readFo
   async function finishConsent(req, res, interaction) {
     const provider = getProvider();
     const grantId = await grantEverythingRequested(
-      provider, interaction, interaction.session.accountId, knownResources,
+      provider, interaction, interaction.session.accountId, granting,
     );
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }
@@ -101,7 +114,7 @@ export function interactionHandlers({ getProvider, users, knownResources, readFo
 
       // Login and consent in one step: the browser goes straight back to the client.
       const provider = getProvider();
-      const grantId = await grantEverythingRequested(provider, interaction, user.id, knownResources);
+      const grantId = await grantEverythingRequested(provider, interaction, user.id, granting);
       await provider.interactionFinished(
         req,
         res,

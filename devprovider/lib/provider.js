@@ -81,27 +81,30 @@ export function generateSigningKey() {
 
 // --- Resources -------------------------------------------------------------------------------
 
-// The scopes each known API resource defines, by resource indicator.
+// The scopes each known API resource defines, by resource indicator; Logto's organizations
+// resource "defines" the organization permissions.
 export function resourceScopes(tenant) {
-  return new Map([...tenant.resourceScopes(), [ORGANIZATIONS_RESOURCE, []]]);
+  return new Map([...tenant.resourceScopes(), [ORGANIZATIONS_RESOURCE, tenant.organizationScopeNames()]]);
 }
 
 // What an access token for `indicator` may carry, as Logto decides it: a machine-to-machine
 // application gets what it asks for among the resource's scopes (its role grants them all);
-// a user gets what their global roles grant, and with `organization_id` (an
-// organization-level API token) also what their roles in that organization grant.
-// Without a user yet (the authorization request only checks the resource), everything.
+// a user gets what their global roles grant, plus what their organization roles grant: with
+// `organization_id` (an organization-level API token) their roles in that organization, in a
+// plain resource token their roles in any organization (as Logto does).
+// Without a user yet (the authorization request only checks the resource), everything; the
+// organizations resource too (what the sign-in grants of it is decided at consent).
 async function grantableScopes(ctx, indicator, client, { tenant, users, settings }) {
   const defined = resourceScopes(tenant).get(indicator);
   const accountId = ctx.oidc.entities.Account?.accountId;
-  if (client?.clientId === settings.m2mAppId || !accountId) return defined;
+  if (client?.clientId === settings.m2mAppId || !accountId || indicator === ORGANIZATIONS_RESOURCE) {
+    return defined;
+  }
   const user = await users.findById(accountId);
   if (!user) return [];
   const scopes = new Set(tenant.userScopes(user, indicator));
   const organizationId = ctx.oidc.route === 'token' ? ctx.oidc.params?.organization_id : undefined;
-  if (organizationId) {
-    for (const scope of tenant.organizationScopes(user, organizationId, indicator)) scopes.add(scope);
-  }
+  for (const scope of tenant.organizationScopes(user, organizationId || undefined, indicator)) scopes.add(scope);
   return defined.filter((scope) => scopes.has(scope));
 }
 
@@ -116,14 +119,19 @@ function jwtAccessTokenFormat(settings) {
 // --- Organization tokens -----------------------------------------------------------------------
 
 // Logto's organization tokens, both from a refresh_token grant carrying `organization_id`:
-// - without `resource`: a JWT access token whose audience is urn:logto:organization:<id>;
+// - without `resource`: a JWT access token whose audience is urn:logto:organization:<id>,
+//   whose `scope` is the user's permissions in that organization (their organization roles'
+//   organization scopes, now) among those the sign-in granted on the organizations resource
+//   (consent granted the requested ones the user held then: a permission a role gains
+//   mid-session only shows after the next sign-in); a refresh asking a scope the sign-in
+//   did not grant is the stock handler's invalid_scope;
 // - with `resource` (an organization-level API token): audience the resource, an
 //   `organization_id` claim (extraTokenClaims) and the scopes the organization roles and
 //   the global roles grant on it (grantableScopes).
 // The stock refresh_token handler does all the usual work (client and token checks,
 // rotation, reuse detection, the ID token); this wrapper checks organization access first
 // and, without a resource, swaps the access token afterwards.
-function withOrganizationTokens(provider, refreshTokenGrant, { users, settings }) {
+function withOrganizationTokens(provider, refreshTokenGrant, { users, settings, tenant }) {
   return async function refreshTokenGrantWithOrganizations(ctx) {
     const organizationId = ctx.oidc.params.organization_id;
     if (!organizationId) {
@@ -135,7 +143,7 @@ function withOrganizationTokens(provider, refreshTokenGrant, { users, settings }
     await assertOrganizationAccess(provider, users, ctx, organizationId);
     await refreshTokenGrant(ctx);
     if (ctx.oidc.params.resource === undefined) {
-      await swapForOrganizationToken(provider, settings, ctx, organizationId);
+      await swapForOrganizationToken(provider, { settings, users, tenant }, ctx, organizationId);
     }
     return undefined;
   };
@@ -179,7 +187,7 @@ async function assertOrganizationAccess(provider, users, ctx, organizationId) {
   }
 }
 
-async function swapForOrganizationToken(provider, settings, ctx, organizationId) {
+async function swapForOrganizationToken(provider, { settings, users, tenant }, ctx, organizationId) {
   // The stock handler issued an opaque access token for the userinfo endpoint; the client
   // never sees it, so drop it and issue the organization token on the same grant instead.
   const issued = ctx.oidc.entities.AccessToken;
@@ -195,17 +203,26 @@ async function swapForOrganizationToken(provider, settings, ctx, organizationId)
     sessionUid: issued.sessionUid,
     sid: issued.sid,
   });
-  // Organization permissions are not modelled: the token has no scope, as Logto's sample
-  // organization token when the user's organization roles grant none.
+  // The user's permissions in the organization now, among those granted at sign-in (and,
+  // with `scope` on the refresh, among those asked for). None: no `scope` claim, as in
+  // Logto's sample organization token.
+  const { Grant: grant, RefreshToken: refreshToken } = ctx.oidc.entities;
+  const asked = ctx.oidc.params.scope ? ctx.oidc.requestParamScopes : refreshToken.scopes;
+  const granted = new Set(grant.getResourceScopeFiltered(ORGANIZATIONS_RESOURCE, [...asked]).split(' '));
+  const user = await users.findById(issued.accountId);
+  const scope = (user ? tenant.organizationPermissions(user, organizationId) : [])
+    .filter((permission) => granted.has(permission))
+    .join(' ');
   token.resourceServer = new provider.ResourceServer(audience, {
     audience,
-    scope: '',
+    scope,
     ...jwtAccessTokenFormat(settings),
   });
+  if (scope) token.scope = scope;
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
 
-  ctx.body = { ...ctx.body, access_token: value, expires_in: token.expiration, scope: '' };
+  ctx.body = { ...ctx.body, access_token: value, expires_in: token.expiration, scope };
 }
 
 // oidc-provider registers its stock grant handlers through registerGrantType while it is
@@ -349,7 +366,7 @@ async function tokenExchangeNotSimulated() {
 export function createProvider({
   issuer, settings, users, tenant, registry, signingKey, cookieKeys, adapter, recorder, log,
 }) {
-  const LogtoDevProvider = providerClass({ users, settings });
+  const LogtoDevProvider = providerClass({ users, settings, tenant });
 
   const provider = new LogtoDevProvider(issuer, {
     adapter,

