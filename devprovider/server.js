@@ -243,6 +243,13 @@ const debugRoutes = {
     });
     sendJson(res, 201, organization);
   },
+  // Undo what the organization endpoints changed (no webhook): for tests sharing a provider.
+  'POST /__dev__/reset-organizations': (req, res) => {
+    organizations.reset();
+    tenant.resetOrganizationScopes();
+    log('organizations reset to the tenant and users files');
+    sendJson(res, 200, { ok: true });
+  },
   'POST /__dev__/reset': (req, res) => {
     recorder.reset();
     sendJson(res, 200, { ok: true });

@@ -176,6 +176,11 @@ class DevProvider:
         tokens show them only after the next sign-in."""
         self._json("POST", f"organization-roles/{role}/scopes", {"scopes": scopes})
 
+    def reset_organizations(self) -> None:
+        """Undo what the organization helpers above changed (no webhook is sent): for a test
+        that changes organizations on a provider other tests share."""
+        self._debug("reset-organizations", "POST")
+
     def _json(self, method: str, name: str, body: object = None) -> object:
         response = requests.request(method, f"{self.url}/__dev__/{name}", json=body, timeout=15)
         response.raise_for_status()

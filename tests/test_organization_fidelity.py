@@ -72,7 +72,8 @@ class Receiver:
     """An HTTP endpoint that keeps what is POSTed to it: (headers, raw body)."""
 
     def __init__(self) -> None:
-        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        received = self.received
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -82,7 +83,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -197,6 +198,9 @@ def test_a_permission_added_to_a_role_reaches_tokens_at_the_next_sign_in(
     )
     [updated] = logto.webhooks("OrganizationRole.Scopes.Updated")
     assert json.loads(updated["body"])["organizationRoleId"] == "member"
+    # Undone for whoever shares the provider: the permission leaves tokens at once.
+    logto.reset_organizations()
+    assert scope_of(logto.refresh(again["refresh_token"], organization_id=ACME)) == "read:data"
 
 
 # --- API tokens ----------------------------------------------------------------------------

@@ -25,6 +25,11 @@ const membershipKey = (organizationId, userId) => `${organizationId}\u0000${user
 export class OrganizationDirectory {
   constructor(tenant) {
     this.tenant = tenant;
+    this.reset();
+  }
+
+  // Forget every run-time change: the files' organizations and memberships again.
+  reset() {
     this.created = new Map(); // id -> organization record
     this.changed = new Map(); // id -> { name?, description? }
     this.deleted = new Set();

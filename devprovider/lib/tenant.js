@@ -57,6 +57,12 @@ export class Tenant {
     };
   }
 
+  // Forget the organization scopes added at run time.
+  resetOrganizationScopes() {
+    this.addedOrganizationScopes.clear();
+    this.addedRoleScopes.clear();
+  }
+
   // The organizations the tenant file lists.
   organizations() {
     return this.read().organizations;

@@ -237,6 +237,28 @@ test('debug endpoints refuse what Logto would', async () => {
   assert.equal(JSON.parse(triggered.body.body).data.primaryEmail, 'alice@example.com');
 });
 
+test('reset-organizations undoes the organization changes, without webhooks', async () => {
+  const changes = [
+    [`/__dev__/organizations/${ACME}`, 'PATCH', { name: 'Renamed' }],
+    [`/__dev__/organizations/${GLOBEX}`, 'DELETE'],
+    [`/__dev__/organizations/${INITECH}/users`, 'POST', { userIds: [BOB], roles: ['admin'] }],
+    [`/__dev__/organizations/${ACME}/users/${BOB}`, 'DELETE'],
+    ['/__dev__/organization-roles/admin/scopes', 'POST', { scopes: ['new:scope'] }],
+  ];
+  for (const [pathname, method, body] of changes) {
+    assert.equal((await quiet.json(pathname, { method, body })).status, 200, pathname);
+  }
+  const before = (await quiet.json('/__dev__/webhooks')).body.length;
+  assert.equal((await quiet.json('/__dev__/reset-organizations', { method: 'POST' })).status, 200);
+  assert.equal((await quiet.json('/__dev__/webhooks')).body.length, before);
+  const organizations = (await quiet.json('/__dev__/organizations')).body;
+  assert.deepEqual(organizations.map(({ id, name, members }) => [id, name, members.map((member) => member.id)]), [
+    [ACME, 'Acme', [ALICE, BOB]], [GLOBEX, 'Globex', [ALICE]], [INITECH, 'Initech', []],
+  ]);
+  const alice = await quiet.signIn({ scope: `${BASE} new:scope invite:member`, resource: [ORG_RESOURCE] });
+  assert.equal(await organizationScope(quiet, alice.refresh_token, ACME), 'invite:member');
+});
+
 test('suspending or deleting a user sends the webhook Logto sends', async () => {
   try {
     await provider.json(`/__dev__/users/${BOB}/suspend`, { method: 'POST' });
