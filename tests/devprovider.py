@@ -181,7 +181,7 @@ class DevProvider:
         that changes organizations on a provider other tests share."""
         self._debug("reset-organizations", "POST")
 
-    def _json(self, method: str, name: str, body: object = None) -> object:
+    def _json(self, method: str, name: str, body: Any = None) -> object:
         response = requests.request(method, f"{self.url}/__dev__/{name}", json=body, timeout=15)
         response.raise_for_status()
         return response.json()
