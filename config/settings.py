@@ -70,6 +70,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # logto_organization, logto_organizations (the organization switcher).
+                "logto_auth.context_processors.organization",
             ],
         },
     },
@@ -135,6 +137,8 @@ LOGTO = {
         "custom_data identities" + (" read:profile" if LOGTO_API_RESOURCE else ""),
     ),
     "RESOURCES": env_list("LOGTO_RESOURCES", LOGTO_API_RESOURCE),
+    # Organization permissions the sign-in asks for (organization tokens carry only these).
+    "ORGANIZATION_PERMISSIONS": env_list("LOGTO_ORGANIZATION_PERMISSIONS"),
     # The demo's rights: Logto role admin -> staff + superuser, staff -> staff in "Staff"
     # (a group with every view permission, made after migrations by config/apps.py).
     "ROLES": {

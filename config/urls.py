@@ -6,6 +6,7 @@ from config import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("profile/", views.profile, name="profile"),
+    path("orgs/<str:organization_id>/", views.organization, name="organization"),
     path("api/me/", views.api_me, name="api_me"),
     path("api/drf/me/", views.DrfMeView.as_view(), name="api_drf_me"),
     path(

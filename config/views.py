@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logto_auth.conf import logto_settings
-from logto_auth.decorators import logto_token_required
+from logto_auth.decorators import logto_organization_required, logto_token_required
 from logto_auth.drf import HasLogtoScopes, LogtoTokenAuthentication
 
 if TYPE_CHECKING:
@@ -35,6 +35,18 @@ def home(request: HttpRequest) -> HttpResponse:
         }
     )
     return render(request, "home.html", {"provider_sign_out_url": provider_sign_out})
+
+
+@logto_organization_required()
+def organization(request: HttpRequest, organization_id: str) -> HttpResponse:
+    """A member's view of an organization: name, roles and permissions there."""
+    found = request.logto.get_organization(organization_id)  # type: ignore[attr-defined]
+    context = {
+        "organization": found,
+        "roles": ", ".join(found.roles) or "none",
+        "permissions": ", ".join(sorted(found.permissions)) or "none",
+    }
+    return render(request, "organization.html", context)
 
 
 # Claims that hold a time: seconds since the epoch, or milliseconds in Logto's own

@@ -25,7 +25,7 @@ from django.shortcuts import resolve_url
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import _errors, _sdk, _sessions, _tokens
+from logto_auth import _errors, _organizations, _sdk, _sessions, _tokens
 from logto_auth._provider import provider, revoke, user_info
 from logto_auth._tokens import unverified_claims
 from logto_auth.conf import logto_settings
@@ -147,7 +147,8 @@ def _check_issuer(iss: str | None) -> None:
 def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
     """Put a completed sign-in into the session (after ``login()`` rotated its key).
 
-    The session is indexed under its Logto session and user, for back-channel logout. A
+    The session is indexed under its Logto session and user, for back-channel logout, and
+    gets its current organization (``_organizations.at_sign_in``). A
     back-channel logout or a webhook that ended them while the callback ran found nothing
     indexed to end: the sign-in is then undone, with a ``SignInError``.
     """
@@ -164,6 +165,8 @@ def store_sign_in(request: HttpRequest, result: SignInResult) -> None:
         raise SignInError(
             _("Your Logto session was ended while you signed in. Please sign in again.")
         )
+    # The last organization the user chose in this browser, else their only one, else none.
+    _organizations.send(_organizations.at_sign_in(request, result.claims))
     if isinstance(session, CookieSession):
         size = len(session.encode(dict(session.items())))
         if size > COOKIE_LIMIT:

@@ -128,6 +128,16 @@ class SessionTokens:
         _sessions.forget(self._request.session)
         return published, logto_settings.end_session_with_refresh_token
 
+    def sync_soon(self) -> None:
+        """Make the next request sync with Logto, adopting no claims published before."""
+        self._request.session[_sessions.SYNCED_KEY] = 0
+        cache.delete(_published_key(str(self.sub)))
+
+    async def async_soon(self) -> None:
+        """Like ``sync_soon``, from async code."""
+        self._request.session[_sessions.SYNCED_KEY] = 0
+        await cache.adelete(_published_key(str(self.sub)))
+
     @method_decorator(sensitive_variables())
     def follow_logto(self, interval: float) -> float:
         """Bring claims and rights in line with Logto; return when what it holds was synced.

@@ -109,7 +109,9 @@ def organization_resource(organization_id: str) -> str:
 
 def _config() -> LogtoConfig:
     scopes: list[Any] = []
-    for scope in logto_settings.scopes:
+    # With LOGTO['ORGANIZATION_PERMISSIONS'], the organizations scope, which makes the SDK
+    # ask for urn:logto:resource:organizations too, and those permissions.
+    for scope in logto_settings.sign_in_scopes:
         # The SDK recognises the organizations scope only as its enum member.
         try:
             scopes.append(UserInfoScope(scope))
@@ -331,6 +333,16 @@ async def arefresh(storage: SessionStorage, resource: str) -> str | None:
     client = await sync_to_async(_Client)(storage)
     token: str | None = await _arun(client.getAccessToken, resource)
     return token
+
+
+def drop_organization_tokens(storage: SessionStorage) -> None:
+    """Forget every organization token ``storage`` holds (the next read asks Logto)."""
+    tokens = _access_tokens(storage)
+    held = [resource for resource in tokens.x if resource.startswith(OrganizationUrnPrefix)]
+    for resource in held:
+        del tokens.x[resource]
+    if held:
+        storage.set("accessTokenMap", tokens.model_dump_json())
 
 
 def _drop_access_token(storage: SessionStorage, resource: str) -> None:

@@ -61,10 +61,13 @@ CLAIMS_KEY = "_logto_claims"  # claims the ID token lacks, from userinfo
 CHECKED_KEY = "_logto_checked_at"  # when the refresh token was last known to be honoured
 SYNCED_KEY = "_logto_synced_at"  # when tokens, claims and rights were last synced
 ADOPTED_KEY = "_logto_adopted"  # claims another session of the user synced, in place of ours
-MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # The ID of the session's current organization (chosen by the switch view): a webhook that
 # ends the organization, or the user's membership of it, removes it (``make_sync_due``).
 ORGANIZATION_KEY = "_logto_organization"
+# The names of the user's organizations as the site recorded them, read at their first use
+# after a sign-in or a sync (a rename reaches a session within SYNC_INTERVAL).
+NAMES_KEY = "_logto_organization_names"
+MARKER_KEY = "_logto_session"  # [sid, sub, signed-in time, sign-in id] in cookie sessions
 # What a sign-in leaves in the session, and another process may change.
 LOGTO_KEYS = (
     *(TOKEN_PREFIX + name for name in TOKEN_KEYS),
@@ -72,6 +75,8 @@ LOGTO_KEYS = (
     ADOPTED_KEY,
     CHECKED_KEY,
     SYNCED_KEY,
+    ORGANIZATION_KEY,
+    NAMES_KEY,
 )
 # Compare-and-delete in one step, so a holder whose lock expired never frees another's.
 RELEASE_SCRIPT = """

@@ -1,18 +1,27 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
 rights its roles give (``LOGTO['ROLES']`` and friends, computed by ``_tokens``), written
-only when something changed; and the organizations Logto describes, as Django data."""
+only when something changed; the organizations Logto describes, as Django data; and
+organization permissions answered as object permissions.
+
+A backend is never given the request, and an organization's permissions live in the
+session of the user's request (its organization token): ``LogtoMiddleware`` makes the
+request it serves known here (``serving``, a context variable, so each thread and each
+task sees its own), and ``has_perm`` answers only for the user signed in to that request.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_backends, get_user_model
+from django.contrib.auth import SESSION_KEY, get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, UserManager
 from django.db import IntegrityError, transaction
@@ -28,14 +37,15 @@ from logto_auth._tokens import (
     roles_of,
 )
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import AccessDenied
+from logto_auth.exceptions import AccessDenied, LogtoError
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from django.contrib.auth.models import User
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser, User
     from django.http import HttpRequest
 
 __all__ = ["LogtoBackend", "logto_backend"]
@@ -44,6 +54,30 @@ logger = logging.getLogger(__name__)
 
 # A Logto ID is short and plain: anything else names no organization of ours.
 LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
+
+# The request LogtoMiddleware is serving in this thread or task.
+_served: ContextVar[HttpRequest | None] = ContextVar("logto_auth_served", default=None)
+
+
+@contextlib.contextmanager
+def serving(request: HttpRequest) -> Iterator[None]:
+    """Make ``request`` the one whose session ``has_perm`` reads, while it is served."""
+    token = _served.set(request)
+    try:
+        yield
+    finally:
+        _served.reset(token)
+
+
+def _logto_of(user_obj: Any, session_user: object) -> Any:
+    """``request.logto`` of the request being served, when ``user_obj`` is its user."""
+    request = _served.get()
+    logto = getattr(request, "logto", None)
+    if not hasattr(logto, "get_organization_permissions"):
+        return None  # no request, or a bearer-token one (its token is its permissions)
+    if session_user is None or str(session_user) != str(getattr(user_obj, "pk", None)):
+        return None
+    return logto
 
 
 class LogtoBackend(ModelBackend):
@@ -83,6 +117,57 @@ class LogtoBackend(ModelBackend):
             logger.info("Django user %s (Logto sub %s) is inactive", user.pk, identity.sub)
             return None
         return user
+
+    def organization_of(self, obj: object) -> str | None:
+        """Return the Logto organization an object permission is asked for, or ``None``.
+
+        By default, ``obj`` itself when it is a string (an organization id), else its
+        ``id`` when that is a string (``request.logto.organization``, an organization row).
+        """
+        value = obj if isinstance(obj, str) else getattr(obj, "id", None)
+        return value if isinstance(value, str) and value else None
+
+    def has_perm(
+        self, user_obj: AbstractBaseUser | AnonymousUser, perm: str, obj: object = None
+    ) -> bool:
+        """Answer ``user.has_perm(permission, organization)`` from the user's organization
+        token (see ``organization_of``); other permissions as ``ModelBackend``.
+
+        ``False`` for a non-member, an inactive user, a user other than the request's, and
+        outside a request served by ``LogtoMiddleware``; never raises. Django answers
+        ``True`` for an active superuser before asking any backend.
+        """
+        organization_id = self.organization_of(obj) if obj is not None else None
+        if organization_id is None:
+            return super().has_perm(user_obj, perm, obj)  # type: ignore[arg-type]
+        request = _served.get()
+        session_user = request.session.get(SESSION_KEY) if request is not None else None
+        logto = _logto_of(user_obj, session_user)
+        if logto is None or not user_obj.is_active:
+            return False
+        try:
+            return perm in logto.get_organization_permissions(organization_id)
+        except LogtoError as error:
+            logger.warning("No permissions in organization %s: %s", organization_id, error)
+            return False
+
+    async def ahas_perm(
+        self, user_obj: AbstractBaseUser | AnonymousUser, perm: str, obj: object = None
+    ) -> bool:
+        """Like ``has_perm``, from async code (``await user.ahas_perm(...)``)."""
+        organization_id = self.organization_of(obj) if obj is not None else None
+        if organization_id is None:
+            return await super().ahas_perm(user_obj, perm, obj)  # type: ignore[arg-type]
+        request = _served.get()
+        session_user = await request.session.aget(SESSION_KEY) if request is not None else None
+        logto = _logto_of(user_obj, session_user)
+        if logto is None or not user_obj.is_active:
+            return False
+        try:
+            return perm in await logto.aget_organization_permissions(organization_id)
+        except LogtoError as error:
+            logger.warning("No permissions in organization %s: %s", organization_id, error)
+            return False
 
     def sync_user(
         self,

@@ -38,15 +38,17 @@ HINTS = {
     "logto_auth.E003": f"Valid keys: {', '.join(setting.name for setting in SETTINGS)}.",
     "logto_auth.E004": "See docs/settings.md (the settings reference).",
     "logto_auth.E009": "See docs/roles.md (roles, rights and the admin).",
+    "logto_auth.E013": "See docs/organizations.md (organization permissions).",
 }
 
 
 @register(Tags.security, Tags.compatibility)
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """Report what is wrong in the ``LOGTO`` setting (``E001`` to ``E004``, ``E009``).
+    """Report what is wrong in the ``LOGTO`` setting (``E001`` to ``E004``, ``E009``, ``E013``).
 
     ``E001``: no ``LOGTO``; ``E002``: a required key missing; ``E003``: an unknown key;
-    ``E004``: an invalid value; ``E009``: an invalid role mapping.
+    ``E004``: an invalid value; ``E009``: an invalid role mapping; ``E013``: invalid
+    ``ORGANIZATION_PERMISSIONS``.
     """
     messages: list[CheckMessage] = []
     for setting, message in logto_settings.problems():

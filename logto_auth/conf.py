@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Settings", "logto_settings"]
 
 RIGHTS: dict[str, type] = {"is_staff": bool, "is_superuser": bool, "groups": list}
+ORGANIZATIONS_SCOPE = "urn:logto:scope:organizations"
 DEFAULT_SCOPES = [
     "email",
     "roles",
@@ -125,6 +126,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session (not only forget the Logto tokens) when Logto no longer honours the refresh token (`invalid_grant`, or `active: false` on re-validation)"),
     Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds after which the middleware asks Logto (token introspection, one call) whether the refresh token is still honoured; `0`: never"),
     Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see [Roles, rights and the admin](roles.md)), once per user: the user's other sessions adopt what that sync got, through the shared cache ([Capacity](deployment.md#capacity)); `None`: only at sign-in and refresh"),
+    Setting("ORGANIZATION_PERMISSIONS", [], _strings, "organization permissions the sign-in asks for, with the resource `urn:logto:resource:organizations`: organization tokens carry only these (see [Organizations](organizations.md))", "logto_auth.E013"),
     Setting("WEBHOOK_SIGNING_KEY", "", _string, "the signing key of the Logto webhook; empty: webhooks are refused"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -173,6 +175,20 @@ class Settings:
     @property
     def resources(self) -> list[str]:
         return list(self._get("RESOURCES"))
+
+    @property
+    def organization_permissions(self) -> list[str]:
+        return list(self._get("ORGANIZATION_PERMISSIONS"))
+
+    @property
+    def sign_in_scopes(self) -> list[str]:
+        """The scopes the sign-in asks for: ``SCOPES``, and with ``ORGANIZATION_PERMISSIONS``
+        the organizations scope (organization tokens need it) and those permissions."""
+        scopes = self.scopes
+        permissions = self.organization_permissions
+        if permissions:
+            scopes = [*scopes, ORGANIZATIONS_SCOPE, *permissions]
+        return list(dict.fromkeys(scopes))
 
     @property
     def prompt(self) -> str:

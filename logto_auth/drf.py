@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.functional import SimpleLazyObject
 from rest_framework import authentication, exceptions, permissions
 
-from logto_auth import _bearer
+from logto_auth import _bearer, _organizations
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-__all__ = ["BearerChallenge", "HasLogtoOrganization", "HasLogtoScopes", "LogtoTokenAuthentication"]
+__all__ = [
+    "BearerChallenge",
+    "HasLogtoOrganization",
+    "HasLogtoScopes",
+    "IsLogtoOrganizationMember",
+    "LogtoTokenAuthentication",
+]
 
 
 class BearerChallenge(exceptions.APIException):  # type: ignore[misc]
@@ -136,4 +142,33 @@ class HasLogtoOrganization(permissions.BasePermission):  # type: ignore[misc]
             _bearer.check_organization(token, view.kwargs.get(_bearer.ORGANIZATION_KWARG))
         except _bearer.BearerError as error:
             raise BearerChallenge(error) from error
+        return True
+
+
+class IsLogtoOrganizationMember(permissions.BasePermission):  # type: ignore[misc]
+    """Allow a user signed in to the site (a session, e.g. DRF's ``SessionAuthentication``)
+    who belongs to the organization, with the roles and permissions the view names: the
+    check of ``logto_organization_required``.
+
+    View attributes: ``organization_roles``, ``organization_permissions`` and
+    ``organization_url_kwarg`` (default ``organization_id``; without it in the URL, the
+    current organization). Bearer-token requests are refused: use ``HasLogtoOrganization``.
+    """
+
+    message = _organizations.NOT_A_MEMBER
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        logto: Any = getattr(request._request, "logto", None)
+        if not (hasattr(logto, "get_organization") and logto.is_authenticated):
+            return False
+        if not (request.user and request.user.is_authenticated and request.user.is_active):
+            return False
+        needs = _organizations.Needs.of(
+            getattr(view, "organization_roles", ()),
+            getattr(view, "organization_permissions", ()),
+            getattr(view, "organization_url_kwarg", _organizations.URL_KWARG),
+        )
+        refused = _organizations.check(logto, needs, view.kwargs)
+        if refused is not None:
+            raise exceptions.PermissionDenied(str(refused))
         return True

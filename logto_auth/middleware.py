@@ -13,6 +13,7 @@ from django.utils.deprecation import MiddlewareMixin
 from logto_auth import _sessions
 from logto_auth._context import LogtoContext
 from logto_auth._errors import error_response
+from logto_auth.backends import serving
 from logto_auth.exceptions import LogtoError
 
 if TYPE_CHECKING:
@@ -39,7 +40,16 @@ class LogtoMiddleware(MiddlewareMixin):
 
     Sync and async capable: under ASGI it awaits the session, the cache, the refresh lock
     and the provider (``aprocess_request``) instead of taking a thread for them.
+
+    While it serves a request, ``LogtoBackend.has_perm`` can answer organization
+    permissions for that request's user (``user.has_perm("invite:member", organization)``).
     """
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if self.async_mode:
+            return self.__acall__(request)  # type: ignore[return-value]
+        with serving(request):
+            return super().__call__(request)  # type: ignore[return-value]
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         logto = self._attach(request)
@@ -71,8 +81,9 @@ class LogtoMiddleware(MiddlewareMixin):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # MiddlewareMixin would run process_request in a thread; this awaits instead.
-        response = await self.aprocess_request(request)
-        return response or await self.get_response(request)  # type: ignore[misc]
+        with serving(request):
+            response = await self.aprocess_request(request)
+            return response or await self.get_response(request)  # type: ignore[misc]
 
     def _attach(self, request: HttpRequest) -> LogtoContext:
         if not hasattr(request, "session"):

@@ -1,4 +1,4 @@
-"""The signal logto_auth sends, and its receivers (connected in ``LogtoAuthConfig.ready``)."""
+"""The signals logto_auth sends, and its receivers (connected in ``LogtoAuthConfig.ready``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ from logto_auth.models import LogtoSession
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-__all__ = ["logto_user_synced"]
+__all__ = ["logto_user_synced", "organization_changed"]
 
 logto_user_synced = Signal()
 """Sent after a user was brought in line with Logto (sign-in, token refresh, webhook).
 
 Arguments: ``user``, ``claims`` and ``created``. Sender: the backend class.
+"""
+
+organization_changed = Signal()
+"""Sent when a session's current organization changes: chosen with the switch view, set
+at sign-in (the last one used, else the only one), or ended (membership over at Logto).
+
+Arguments: ``request``, ``organization_id`` (the new one, or ``None``) and ``previous_id``
+(or ``None``). Sender: ``"logto_auth"``. Read ``request.logto.organization`` for the rest.
 """
 
 

@@ -22,5 +22,7 @@ urlpatterns = [
         name="back_channel_logout",
     ),
     path("webhooks/", views.WebhookView.as_view(), name="webhooks"),
+    path("organization/", views.OrganizationView.as_view(), name="organization"),
 ]
-"""``sign_in``, ``sign_up``, ``callback``, ``sign_out``, ``back_channel_logout``, ``webhooks``."""
+"""``sign_in``, ``sign_up``, ``callback``, ``sign_out``, ``back_channel_logout``, ``webhooks``,
+``organization`` (the organization switch)."""

@@ -1,4 +1,5 @@
-"""Sign-in, sign-up, callback and sign-out, and the endpoints Logto calls: thin views."""
+"""Sign-in, sign-up, callback and sign-out, the organization switch, and the endpoints
+Logto calls: thin views."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
@@ -22,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from logto_auth import _flow, _notifications
+from logto_auth import _flow, _notifications, _organizations
 from logto_auth._errors import error_response, notification_response
 from logto_auth.exceptions import AccessDenied, LogtoError, ProviderUnavailable, SignInError
 
@@ -33,6 +35,7 @@ __all__ = [
     "BackChannelLogoutView",
     "CallbackView",
     "LogtoView",
+    "OrganizationView",
     "ProviderNotificationView",
     "SignInView",
     "SignOutView",
@@ -60,14 +63,32 @@ PASS_THROUGH: dict[str, re.Pattern[str]] = {
 LOGTO_LOCALES = {"zh-hans": "zh-CN", "zh-hant": "zh-TW"}
 
 
+def same_site(request: HttpRequest, url: str | None) -> bool:
+    """Whether ``url`` stays on this site (a path, or this host's origin)."""
+    return bool(url) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
 def safe_next_url(request: HttpRequest) -> str:
     """Return ``next`` when it stays on this site, else ``LOGIN_REDIRECT_URL``."""
     candidate = request.GET.get("next", "").strip()
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if same_site(request, candidate):
         return candidate
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def back_url(request: HttpRequest) -> str:
+    """Return where a form posted from a page sends the browser back: ``next`` when it
+    stays on this site, else the page it came from (``Referer``) if on this site, else ``/``."""
+    for candidate in (
+        request.POST.get("next", "").strip(),
+        request.GET.get("next", "").strip(),
+        request.headers.get("Referer", ""),
+    ):
+        if same_site(request, candidate):
+            return candidate
+    return "/"
 
 
 def pass_through_params(query: QueryDict) -> dict[str, str]:
@@ -198,6 +219,30 @@ class SignOutView(LogtoView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(_flow.sign_out(request))
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class OrganizationView(LogtoView):
+    """POST ``organization_id``: make that organization the current one, then go back.
+
+    Only an organization the user belongs to (by the claims: no provider call); any other
+    id answers 403 and changes nothing. A signed-out visitor is sent to sign in. The
+    choice is remembered in this browser for the user's next sign-in.
+    """
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest) -> HttpResponseBase:
+        logto = request.logto  # type: ignore[attr-defined]
+        back = back_url(request)
+        if not (logto.is_authenticated and request.user.is_authenticated):
+            return redirect_to_login(back)
+        organization_id = request.POST.get("organization_id", "")
+        if not logto.select_organization(organization_id):
+            return error_response(request, AccessDenied(_organizations.NOT_A_MEMBER))
+        response = HttpResponseRedirect(back)
+        _organizations.remember(response, str(logto.sub), organization_id)
+        return response
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -15,7 +15,13 @@ DEV_API = "http://127.0.0.1:8000/api"
 
 def demo_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
     """The demo's settings module as it reads this environment (and nothing else of ours)."""
-    for name in ("LOGTO_ENDPOINT", "LOGTO_API_RESOURCE", "LOGTO_RESOURCES", "LOGTO_SCOPES"):
+    for name in (
+        "LOGTO_ENDPOINT",
+        "LOGTO_API_RESOURCE",
+        "LOGTO_RESOURCES",
+        "LOGTO_SCOPES",
+        "LOGTO_ORGANIZATION_PERMISSIONS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -53,6 +59,14 @@ def test_an_api_resource_set_in_the_environment_is_asked_for(
     )
     assert demo["LOGTO"]["RESOURCES"] == ["https://api.example.com"]
     assert demo["LOGTO"]["API_RESOURCES"] == ["https://api.example.com"]
+
+
+def test_organization_permissions_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert demo_settings(monkeypatch)["LOGTO"]["ORGANIZATION_PERMISSIONS"] == []
+    demo = demo_settings(monkeypatch, LOGTO_ORGANIZATION_PERMISSIONS=" invite:member  read:data ")
+    assert demo["LOGTO"]["ORGANIZATION_PERMISSIONS"] == ["invite:member", "read:data"]
 
 
 def test_the_demo_signs_in_against_a_tenant_without_its_api_resource(
