@@ -166,9 +166,11 @@ def test_an_adoption_when_nothing_changed_at_logto_writes_no_claims(
         assert laptop.get("/").status_code == 200
 
     assert syncing.calls() == calls
-    # Django's own lookup of the session's user; nothing of logto_auth's.
+    # Django's own lookup of the session's user, and the names of the organizations the
+    # page shows, read again once per sync interval; no write.
     assert [q["sql"].split(" FROM ")[1].split()[0] for q in captured.captured_queries] == [
-        '"auth_user"'
+        '"auth_user"',
+        '"logto_auth_logtoorganization"',
     ]
     assert ADOPTED_KEY not in laptop.session
     assert context_of(laptop).claims == claims

@@ -265,6 +265,8 @@ def test_concurrent_refreshes_in_threads_reach_the_provider_once(
 def test_signed_in_page_makes_no_network_call_and_only_django_queries(
     alice: Site, no_network: list[Any], django_assert_num_queries: Any, settings: Any
 ) -> None:
+    # The first page after the sign-in reads the names of alice's organizations once.
+    alice.get("/")
     # Django's own queries: the session row (unless sessions are cached), the user row.
     expected = 2 if settings.SESSION_ENGINE.endswith(".db") else 1
     with django_assert_num_queries(expected):
