@@ -245,6 +245,7 @@ class SignedIn:
 
     def __init__(self, site: Site) -> None:
         self.site = site
+        site.get("/")  # the first page keeps the organizations' names in the session
         self.tokens = logto_tokens(site)
         assert {f"{TOKEN_PREFIX}idToken", f"{TOKEN_PREFIX}refreshToken"} <= set(self.tokens)
         self.assert_signed_in()
