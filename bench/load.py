@@ -78,6 +78,9 @@ http {{
         server 127.0.0.1:{wsgi};
         server 127.0.0.1:{asgi};
         keepalive 64;
+        # Idle connections to the servers are dropped before uvicorn drops them (75 s), so
+        # that a POST is never written on one the server is closing (a 502 then).
+        keepalive_timeout 30s;
     }}
     server {{
         listen 127.0.0.1:{port};
@@ -179,6 +182,7 @@ class Stack:
             ],
             "uvicorn": [
                 *(python, "-m", "uvicorn", "config.asgi:application", "--no-access-log"),
+                *("--timeout-keep-alive", "75"),
                 *("--port", str(self.asgi_port)),
             ],
         }
