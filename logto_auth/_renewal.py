@@ -38,7 +38,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from logto_auth import _sdk, _sessions, _tokens
+from logto_auth import _locks, _sdk, _sessions, _tokens
 from logto_auth._provider import user_info
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
@@ -152,7 +152,7 @@ class SessionTokens:
         synced_at = self._adopt(cache.get(key), interval)
         if synced_at is not None:
             return synced_at
-        with _sessions.refresh_lock(key):
+        with _locks.refresh_lock(key):
             synced_at = self._adopt(cache.get(key), interval)  # published while this waited?
             if synced_at is None:
                 synced_at = time.time()  # when Logto was asked: the claims' age
@@ -167,7 +167,7 @@ class SessionTokens:
         synced_at = self._adopt(await cache.aget(key), interval)
         if synced_at is not None:
             return synced_at
-        async with _sessions.arefresh_lock(key):
+        async with _locks.arefresh_lock(key):
             synced_at = self._adopt(await cache.aget(key), interval)
             if synced_at is None:
                 synced_at = time.time()  # when Logto was asked: the claims' age
@@ -211,7 +211,7 @@ class SessionTokens:
         if key is None:
             return work()
         session = self._request.session
-        with _sessions.refresh_lock(key) as held:
+        with _locks.refresh_lock(key) as held:
             modified = session.modified
             _sessions.reload(session)
             if not self.is_authenticated:
@@ -236,7 +236,7 @@ class SessionTokens:
         if key is None:
             return await work()
         session = self._request.session
-        async with _sessions.arefresh_lock(key) as held:
+        async with _locks.arefresh_lock(key) as held:
             modified = session.modified
             await _sessions.areload(session)
             if not self.is_authenticated:

@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 
-from logto_auth import _sessions
+from logto_auth import _locks
 from logto_auth._sessions import TOKEN_PREFIX as PREFIX
 from logto_auth._tokens import validate_jwt
 from logto_auth.middleware import LogtoMiddleware
@@ -209,7 +209,7 @@ def test_async_lock_waits_for_its_holder(settings: Any) -> None:
     order: list[str] = []
 
     async def hold(name: str) -> None:
-        async with _sessions.arefresh_lock("some-session"):
+        async with _locks.arefresh_lock("some-session"):
             order.append(f"{name} in")
             await asyncio.sleep(0.2)
             order.append(f"{name} out")

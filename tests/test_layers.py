@@ -22,7 +22,7 @@ PACKAGE = ROOT / "logto_auth"
 FLOORS = [
     {"conf", "exceptions", "models"},
     {"_sessions", "signals", "_http", "_errors"},
-    {"storage", "_provider"},
+    {"storage", "_provider", "_locks"},
     {"_tokens"},
     {"backends", "_sdk", "_preflight", "_organizations"},
     {"_bearer", "_notifications", "_renewal", "_flow", "checks"},

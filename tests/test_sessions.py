@@ -13,7 +13,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import caches
 from django.core.management import call_command
 
-from logto_auth._sessions import cache_key, end_sessions, refresh_lock, remember
+from logto_auth._locks import refresh_lock
+from logto_auth._sessions import cache_key, end_sessions, remember
 from logto_auth.exceptions import ProviderUnavailable
 from logto_auth.models import LogtoSession
 
