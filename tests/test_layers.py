@@ -26,8 +26,9 @@ FLOORS = [
     {"_tokens"},
     {"backends", "_sdk", "_preflight", "_organizations"},
     {"_bearer", "_notifications", "_renewal", "_flow", "checks"},
-    {"_context", "decorators", "drf", "views"},
-    {"mixins", "middleware", "sites", "urls", "admin", "apps", "context_processors"},
+    {"_organization_context", "decorators", "drf", "views"},
+    {"_context", "mixins", "sites", "urls", "admin", "apps", "context_processors"},
+    {"middleware"},
 ]
 # Deprecated paths kept for one release: they import their targets only when an old name
 # is looked up (module ``__getattr__``), so they are no part of the map.
