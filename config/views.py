@@ -39,12 +39,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @logto_organization_required()
 def organization(request: HttpRequest, organization_id: str) -> HttpResponse:
-    """A member's view of an organization: name, roles and permissions there."""
+    """A member's view of an organization: name, roles and permissions there, and what
+    those permissions allow."""
     found = request.logto.get_organization(organization_id)  # type: ignore[attr-defined]
     context = {
         "organization": found,
         "roles": ", ".join(found.roles) or "none",
         "permissions": ", ".join(sorted(found.permissions)) or "none",
+        # Without it organization tokens carry no permissions: the page says how to ask.
+        "asks_for_permissions": bool(logto_settings.organization_permissions),
     }
     return render(request, "organization.html", context)
 
