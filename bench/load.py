@@ -58,6 +58,7 @@ LOAD_REQUIREMENTS = ROOT / "bench" / "requirements-load.txt"
 RPS = ("logto", "mozilla", "bare")
 CALLBACKS = ("/logto/callback/", "/oidc/callback/")  # each relying party's sign-in callback
 RSS_EVERY = 10  # seconds between memory samples in a soak
+WARM_UP = 60  # seconds of load before a soak's first memory sample
 POOL = {"gunicorn": 2, "uvicorn": 10}  # psycopg pool size per process (sync worker: 1 at once)
 NGINX_CONF = """
 daemon off;
@@ -151,6 +152,7 @@ class Stack:
     asgi_port: int = field(default_factory=free_port)
     servers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     cache_prefix: str = field(default_factory=lambda: f"load{secrets.token_hex(4)}")
+    nginx: int = 0  # the balancer's master process
 
     @property
     def origin(self) -> str:
@@ -281,6 +283,7 @@ def stack(workdir: Path) -> Iterator[Stack]:
             stdout=subprocess.DEVNULL,
             stderr=(workdir / "nginx.log").open("ab"),
         )
+        running.nginx = nginx.pid
         try:
             manage(running.env("logto", "gunicorn"), "migrate", "--noinput", "-v", "0")
             manage(running.env("bare", "gunicorn"), "shell", "-v", "0", "-c", BARE_USER)
@@ -380,8 +383,13 @@ def soak(users: int, seconds: float, pages: int, rps: tuple[str, ...]) -> dict[s
     ):
         for rp in rps:
             running.start(rp)
-            step(running, rp, 2, 2, 2, mode="flow")  # warm-up: metadata, keys, imports
+            cold = running.snapshot_rss()  # started and migrated, no request served yet
+            # Warm-up at the soak's own concurrency: the first minute fills what a server
+            # holds at that level (one thread per concurrent ASGI request, connections,
+            # caches); the soak then measures what grows after it.
+            step(running, rp, users, WARM_UP, pages, mode="flow")
             results[rp] = step(running, rp, users, seconds, pages, mode="flow")
+            results[rp]["rss_cold"] = cold
     return results
 
 
@@ -615,8 +623,9 @@ def wsgi_callback(runs: list[dict[str, Any]], rp: str, index: int) -> float:
 
 
 def soak_report(results: dict[str, Any]) -> list[str]:
-    """Memory over the soak: each server before, after the first minute, half-way, at its
-    peak and after; the change after the first minute (the ramp: threads, pools, caches)."""
+    """Memory over the soak: each server when started (no request yet), after a minute's
+    warm-up at the soak's level (the baseline), half-way, at its peak and after; the change
+    against the baseline."""
 
     def at(samples: list[dict[str, float]], name: str, seconds: float) -> float:
         found = [sample[name] for sample in samples if sample["at"] >= seconds and name in sample]
@@ -627,18 +636,19 @@ def soak_report(results: dict[str, Any]) -> list[str]:
         result = results.get(rp)
         if result is None:
             continue
-        samples = result["rss_samples"]
         for name in result["rss_after"]:
             before, after = result["rss_before"][name], result["rss_after"][name]
-            minute, half = at(samples, name, 60), at(samples, name, results["seconds"] / 2)
+            half = at(result["rss_samples"], name, results["seconds"] / 2)
+            cold = result.get("rss_cold", {}).get(name, 0.0)
             rows.append(
                 [
                     NAMES[rp],
                     name,
-                    *(f"{value:.0f}" for value in (before, minute, half)),
+                    *(f"{value:.0f}" for value in (cold, before, half)),
                     f"{result['rss_peak'][name]:.0f}",
                     f"{after:.0f}",
-                    f"{(after - minute) / minute:+.1%}",
+                    f"{(after - before) / before:+.1%}",
+                    f"{(result['rss_peak'][name] - before) / before:+.1%}",
                 ]
             )
     flows = ", ".join(
@@ -648,18 +658,20 @@ def soak_report(results: dict[str, Any]) -> list[str]:
     )
     return [
         f"Soak: {results['users']} users in closed-loop flows (sign-in, {results['pages']} "
-        f"pages, API call, sign-out) for {results['seconds']:g} s; {flows}.",
+        f"pages, API call, sign-out) for {results['seconds']:g} s after {WARM_UP} s of "
+        f"warm-up at the same level; {flows}.",
         "",
         *markdown_table(
             [
                 "relying party",
                 "server",
-                "RSS MB before",
-                "after 1 min",
+                "RSS MB started",
+                "after warm-up",
                 "half-way",
                 "peak",
                 "after",
-                "after vs 1 min",
+                "after vs warm",
+                "peak vs warm",
             ],
             rows,
         ),

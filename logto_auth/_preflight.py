@@ -6,7 +6,8 @@ Each probe is a request Logto answers differently when the setting is wrong, bef
 user is involved: discovery for the endpoint and issuer, the ``Date`` header for the
 clock, an authorization request for the app ID, the redirect URI and each resource (an
 unknown client is a 400 ``invalid_client``, an unregistered redirect URI a 400
-``invalid_redirect_uri``, an unknown resource a redirect with ``invalid_target``), a token
+``invalid_redirect_uri``, an unknown resource a redirect with ``invalid_target``; with
+``ORGANIZATION_PERMISSIONS``, the organizations resource and those scopes), a token
 request with a dummy code for the secret (``invalid_grant`` with the right secret,
 ``invalid_client`` with a wrong one), and the end-session endpoint for the post-logout
 redirect URI. Nothing here is cached or reused by the sign-in path.
@@ -30,12 +31,13 @@ from django.urls import reverse
 
 from logto_auth._http import Answer, exchange
 from logto_auth._provider import KEY_TYPES, client_auth
-from logto_auth.conf import logto_settings
+from logto_auth.conf import ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, logto_settings
 from logto_auth.exceptions import LogtoError
 
 logger = logging.getLogger(__name__)
 
 CONSOLE = "in the Logto Console"
+ORGANIZATIONS_CHECK = "organization permissions"
 
 
 @dataclass
@@ -175,6 +177,11 @@ class Preflight:
                 self.guarded(f"resource {resource}", lambda r=resource: self.check_resource(r))
             else:
                 self.add(f"resource {resource}", None, "needs a registered redirect URI")
+        if logto_settings.organization_permissions:
+            if registered:
+                self.guarded(ORGANIZATIONS_CHECK, self.check_organizations)
+            else:
+                self.add(ORGANIZATIONS_CHECK, None, "needs a registered redirect URI")
         self.guarded("post-logout redirect URI", self.check_post_logout)
 
     def guarded(self, name: str, check: Any) -> None:
@@ -227,6 +234,32 @@ class Preflight:
         else:
             self.add(name, True, "known to Logto")
 
+    def check_organizations(self) -> None:
+        """``ORGANIZATION_PERMISSIONS`` needs a Logto with organizations, which takes the
+        sign-in's request for its organizations resource. Whether the tenant defines each
+        permission it does not tell: it answers an unknown scope like a known one, and only
+        a member's organization token (or the Management API) lists them."""
+        if ORGANIZATIONS_SCOPE not in self.metadata.get("scopes_supported", []):
+            fix = "Use a Logto with organizations, or empty LOGTO['ORGANIZATION_PERMISSIONS']."
+            detail = f"this Logto has no organizations (its discovery lacks {ORGANIZATIONS_SCOPE})"
+            self.add(ORGANIZATIONS_CHECK, False, detail, fix)
+            return
+        scope = " ".join(["openid", *logto_settings.sign_in_scopes])
+        answer = self.authorize(resource=ORGANIZATIONS_RESOURCE, scope=scope)
+        if answer.status >= 400 or answer.error:
+            detail = (
+                f"the sign-in's request for {ORGANIZATIONS_RESOURCE} was refused: "
+                f"HTTP {answer.status} {answer.error}"
+            )
+            self.add(ORGANIZATIONS_CHECK, False, detail.rstrip())
+            return
+        permissions = ", ".join(logto_settings.organization_permissions)
+        detail = (
+            f"Logto takes the sign-in's request for {permissions}; whether its organization "
+            "roles grant them only a member's sign-in shows (request.logto.organization)"
+        )
+        self.add(ORGANIZATIONS_CHECK, True, detail)
+
     def check_post_logout(self) -> None:
         endpoint = self.metadata.get("end_session_endpoint")
         if not isinstance(endpoint, str):
@@ -247,6 +280,8 @@ class Preflight:
 
 def client_checks() -> list[str]:
     named = [f"resource {resource}" for resource in resources()]
+    if logto_settings.organization_permissions:
+        named.append(ORGANIZATIONS_CHECK)
     return ["APP_ID", "APP_SECRET", "redirect URI", *named, "post-logout redirect URI"]
 
 

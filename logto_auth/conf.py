@@ -21,6 +21,8 @@ __all__ = ["Settings", "logto_settings"]
 
 RIGHTS: dict[str, type] = {"is_staff": bool, "is_superuser": bool, "groups": list}
 ORGANIZATIONS_SCOPE = "urn:logto:scope:organizations"
+# The resource whose scopes are the organization permissions (Logto reserves it).
+ORGANIZATIONS_RESOURCE = "urn:logto:resource:organizations"
 DEFAULT_SCOPES = [
     "email",
     "roles",

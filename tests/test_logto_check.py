@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 from typing import Any
 
 import pytest
@@ -194,3 +196,65 @@ def test_invalid_settings_are_reported_before_any_provider_call(
     assert not passed
     assert "LOGTO['APP_SECRET']" in output
     assert no_network == []
+
+
+def test_organization_permissions_are_asked_of_the_organizations_resource(settings: Any) -> None:
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member", "read:data"]}
+    passed, output = check("--site", TEST_CLIENT_ORIGIN)
+    assert passed, output
+    found = line(output, "organization permissions")
+    assert found.startswith("ok")
+    assert "invite:member, read:data" in found
+    assert "only a member's sign-in shows" in found  # what the check cannot tell, said
+
+
+def test_without_organization_permissions_there_is_no_organizations_check() -> None:
+    passed, output = check("--site", TEST_CLIENT_ORIGIN)
+    assert passed
+    assert "organization permissions" not in output
+
+
+def with_answer(monkeypatch: pytest.MonkeyPatch, match: str, change: Any) -> None:
+    """Make the provider's answers to URLs containing ``match`` pass through ``change``
+    (a Logto older than organizations: no real provider here answers so)."""
+    real = _preflight.exchange
+
+    def exchange(url: str, **kwargs: Any) -> Any:
+        answer = real(url, **kwargs)
+        return change(answer) if match in url else answer
+
+    monkeypatch.setattr(_preflight, "exchange", exchange)
+
+
+def test_a_logto_without_organizations_fails_the_organizations_check(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def without_organizations(answer: Any) -> Any:
+        metadata = json.loads(answer.text)
+        metadata["scopes_supported"].remove("urn:logto:scope:organizations")
+        return dataclasses.replace(answer, text=json.dumps(metadata))
+
+    with_answer(monkeypatch, "/.well-known/openid-configuration", without_organizations)
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member"]}
+    passed, output = check("--site", TEST_CLIENT_ORIGIN)
+    assert not passed
+    found = line(output, "organization permissions")
+    assert found.startswith("FAIL")
+    assert "this Logto has no organizations" in found
+    assert "LOGTO['ORGANIZATION_PERMISSIONS']" in found  # the fix names the setting
+
+
+def test_a_refused_organizations_resource_fails_the_organizations_check(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(answer: Any) -> Any:
+        location = f"{TEST_CLIENT_ORIGIN}/logto/callback/?error=invalid_target"
+        return dataclasses.replace(answer, status=303, headers={"location": location}, text="")
+
+    with_answer(monkeypatch, "resource=urn%3Alogto%3Aresource%3Aorganizations", refused)
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member"]}
+    passed, output = check("--site", TEST_CLIENT_ORIGIN)
+    assert not passed
+    found = line(output, "organization permissions")
+    assert found.startswith("FAIL")
+    assert "invalid_target" in found
