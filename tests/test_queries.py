@@ -136,3 +136,33 @@ def test_the_first_api_token_costs_one_provider_call_and_at_most_two_queries(
 
     assert private_provider.calls() == calls + 1
     assert len(statements(captured)) <= 2, statements(captured)
+
+
+def test_an_organization_page_costs_one_provider_call_per_switch_then_none(
+    site: Site, private_provider: PrivateProvider, settings: Any, cache_calls: list[str]
+) -> None:
+    # The demo's organization page shows the permissions from the organization token.
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member", "read:data"]}
+    sign_in(site, private_provider, "alice")
+    site.get("/")  # the organizations' names, read once after the sign-in
+    acme, globex = "acme4p9x2k7z", "globex8m3q5t"
+
+    for organization_id, permissions in ((acme, "invite:member, read:data"), (globex, "read:data")):
+        calls = private_provider.calls()
+        switched = site.post("/logto/organization/", {"organization_id": organization_id})
+        assert switched.status_code == 302
+        first = site.get(f"/orgs/{organization_id}/")
+        assert f"Permissions: {permissions}" in first.content.decode()
+        assert private_provider.calls() == calls + 1  # its organization token, once
+        cache_calls.clear()
+
+        with CaptureQueriesContext(connection) as captured:
+            again = site.get(f"/orgs/{organization_id}/")
+
+        assert f"Permissions: {permissions}" in again.content.decode()
+        assert private_provider.calls() == calls + 1  # held: no call
+        # Django's user lookup only; the session (the token in it): one cache read.
+        assert [sql.split(" FROM ")[1].split()[0] for sql in statements(captured)] == [
+            '"auth_user"'
+        ]
+        assert cache_calls == ["get"]
