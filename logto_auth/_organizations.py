@@ -28,8 +28,9 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from logto_auth._roles import organization_roles_of
 from logto_auth._sessions import NAMES_KEY, ORGANIZATION_KEY
-from logto_auth._tokens import organization_roles_of, unverified_claims
+from logto_auth._tokens import unverified_claims
 from logto_auth.exceptions import AccessDenied
 from logto_auth.models import LogtoOrganization
 from logto_auth.signals import organization_changed

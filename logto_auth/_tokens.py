@@ -1,11 +1,9 @@
 """Internal: may change in any release.
 
-What Logto's tokens say, from the token to the rights it gives: strict JWT validation (ID
-tokens, access tokens, back-channel logout tokens), the cache of access tokens already
-verified, the one claims pipeline (the ID token, completed from userinfo with what the
-scopes promise), and the Django rights that the roles in the claims give
-(``LOGTO['ROLES']``, ``ORGANIZATION_ROLES``, ``ROLE_GROUPS_PREFIX``; pure computation,
-applied by ``backends.LogtoBackend``).
+What Logto's tokens say: strict JWT validation (ID tokens, access tokens, back-channel
+logout tokens), the cache of access tokens already verified, and the one claims pipeline
+(the ID token, completed from userinfo with what the scopes promise). What the roles in
+the claims give is ``_roles``' to say.
 
 Logto puts its extended claims (``roles``, organizations, ...) in ID tokens only where the
 tenant enables them; its userinfo endpoint always answers them. The claims userinfo
@@ -23,11 +21,9 @@ synchronous: call it from sync code (or through ``sync_to_async``).
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -43,8 +39,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Container
 
     from django.contrib.sessions.backends.base import SessionBase
-
-logger = logging.getLogger(__name__)
 
 FORBIDDEN_HEADERS = ("crit", "jwk", "jku", "x5u", "x5c")
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -301,84 +295,3 @@ class VerifiedTokens:
 
 
 verified_tokens = VerifiedTokens()
-
-
-# The rights the roles in the claims give
-
-FLAGS = ("is_staff", "is_superuser")
-GROUP_NAME_MAX = 150  # django.contrib.auth.models.Group.name
-
-
-@dataclass
-class Rights:
-    """The flags and groups a user should have, among those the mapping manages."""
-
-    flags: dict[str, bool] = field(default_factory=dict)
-    groups: set[str] = field(default_factory=set)
-    managed_groups: set[str] = field(default_factory=set)
-    group_prefix: str | None = None
-
-    def manages(self, group: str) -> bool:
-        prefix = self.group_prefix
-        return group in self.managed_groups or bool(prefix and group.startswith(prefix))
-
-
-def roles_of(claims: dict[str, Any]) -> list[str] | None:
-    """Return the ``roles`` claim, or ``None`` when it is absent or not a list of names."""
-    value = claims.get("roles")
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
-        logger.warning("Ignoring a malformed roles claim for %s: %r", claims.get("sub"), value)
-        return None
-    return value
-
-
-def organization_roles_of(claims: dict[str, Any]) -> dict[str, set[str]]:
-    """Return ``{organization id: {role, ...}}`` from ``organizations``/``organization_roles``."""
-    memberships: dict[str, set[str]] = {}
-    organizations = claims.get("organizations")
-    if isinstance(organizations, list):
-        for organization in organizations:
-            if isinstance(organization, str):
-                memberships.setdefault(organization, set())
-    values = claims.get("organization_roles")
-    for value in values if isinstance(values, list) else []:
-        organization, colon, role = value.partition(":") if isinstance(value, str) else ("", "", "")
-        if colon and organization and role:
-            memberships.setdefault(organization, set()).add(role)
-        else:
-            logger.warning(
-                "Ignoring a malformed organization role for %s: %r", claims.get("sub"), value
-            )
-    return memberships
-
-
-def rights_for(roles: list[str], organization_roles: dict[str, set[str]]) -> Rights:
-    """Return the rights that ``roles`` and ``organization_roles`` give."""
-    mapping = logto_settings.roles
-    organization_mapping = logto_settings.organization_roles
-    everything = [*mapping.values(), *organization_mapping.values()]
-    rights = Rights(
-        flags={flag: False for flag in FLAGS if any(flag in r for r in everything)},
-        managed_groups={group for r in everything for group in r.get("groups", [])},
-        group_prefix=logto_settings.role_groups_prefix,
-    )
-    granted = [mapping[role] for role in roles if role in mapping]
-    for organization, names in organization_roles.items():
-        for role in names:
-            for key in (f"{organization}:{role}", f"*:{role}"):
-                if key in organization_mapping:
-                    granted.append(organization_mapping[key])
-    for grant in granted:
-        for flag in rights.flags:
-            rights.flags[flag] = rights.flags[flag] or bool(grant.get(flag))
-        rights.groups.update(grant.get("groups", []))
-    if rights.group_prefix:
-        for role in roles:
-            name = rights.group_prefix + role
-            if len(name) <= GROUP_NAME_MAX:
-                rights.groups.add(name)
-            else:
-                logger.warning("Role %r is too long for a group name; no group mirrors it", role)
-    return rights

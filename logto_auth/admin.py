@@ -11,7 +11,7 @@ from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from logto_auth._tokens import rights_for
+from logto_auth._roles import rights_for
 from logto_auth.conf import logto_settings
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 

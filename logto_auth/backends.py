@@ -1,5 +1,5 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
-rights its roles give (``LOGTO['ROLES']`` and friends, computed by ``_tokens``), written
+rights its roles give (``LOGTO['ROLES']`` and friends, by ``_roles``), written
 only when something changed; the organizations Logto describes, as Django data; and
 organization permissions answered as object permissions.
 
@@ -28,14 +28,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logto_auth._tokens import (
-    FLAGS,
-    ORGANIZATION_DATA,
-    Rights,
-    organization_roles_of,
-    rights_for,
-    roles_of,
-)
+from logto_auth._roles import FLAGS, apply_rights, organization_roles_of, rights_of
+from logto_auth._tokens import ORGANIZATION_DATA
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import AccessDenied, LogtoError
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
@@ -267,10 +261,9 @@ class LogtoBackend(ModelBackend):
     def _initial_fields(self, claims: dict[str, Any]) -> dict[str, Any]:
         draft = get_user_model()()
         fields = {name: getattr(draft, name) for name in self.update_profile(draft, claims)}
-        roles = roles_of(claims) if logto_settings.maps_rights else None
-        if roles is not None:
-            flags = rights_for(roles, organization_roles_of(claims)).flags
-            fields.update({flag: on for flag, on in flags.items() if hasattr(draft, flag)})
+        rights = rights_of(claims)
+        if rights is not None:
+            fields.update({flag: on for flag, on in rights.flags.items() if hasattr(draft, flag)})
         return fields
 
     def make_username(self, claims: dict[str, Any]) -> str:
@@ -347,47 +340,11 @@ class LogtoBackend(ModelBackend):
         """
         if not logto_settings.maps_rights:
             return []
-        roles = roles_of(claims)
-        if roles is None:
+        rights = rights_of(claims)
+        if rights is None:
             logger.warning("No roles claim for Logto sub %s: rights left unchanged", claims["sub"])
             return []
-        rights = rights_for(roles, organization_roles_of(claims))
-        changed = [
-            flag
-            for flag, value in rights.flags.items()
-            if hasattr(user, flag) and getattr(user, flag) != value
-        ]
-        for flag in changed:
-            setattr(user, flag, rights.flags[flag])
-        if hasattr(user, "groups"):
-            self._apply_groups(user, rights)
-        return changed
-
-    def _apply_groups(self, user: User, rights: Rights) -> None:
-        if rights.group_prefix:
-            Group.objects.bulk_create(
-                [
-                    Group(name=name)
-                    for name in rights.groups
-                    if name.startswith(rights.group_prefix)
-                ],
-                ignore_conflicts=True,
-            )
-        wanted = list(Group.objects.filter(name__in=rights.groups))
-        missing = rights.groups - {group.name for group in wanted}
-        if missing:
-            logger.warning(
-                "LOGTO role mapping names groups that do not exist: %s. Create them.",
-                ", ".join(sorted(missing)),
-            )
-        held = {group.name: group for group in user.groups.all()}
-        stale = [
-            g for name, g in held.items() if rights.manages(name) and name not in rights.groups
-        ]
-        if stale:
-            user.groups.remove(*stale)
-        if any(group.name not in held for group in wanted):
-            user.groups.add(*wanted)
+        return apply_rights(user, rights)
 
     def sync_memberships(
         self, identity: LogtoIdentity, claims: dict[str, Any], *, created: bool = False

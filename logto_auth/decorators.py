@@ -34,7 +34,7 @@ from logto_auth._bearer import (
     user_for,
 )
 from logto_auth._errors import error_response
-from logto_auth._tokens import organization_roles_of, roles_of
+from logto_auth._roles import organization_roles_of, roles_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 
-from logto_auth._tokens import organization_roles_of, rights_for, roles_of
+from logto_auth._roles import organization_roles_of, rights_for, roles_of
 from logto_auth.models import LogtoMembership
 from logto_auth.signals import logto_user_synced
 from tests.conftest import PrivateProvider, Site
