@@ -1,38 +1,30 @@
 """Turn the claims of a validated Logto ID token into a Django user, with the Django
-rights its roles give (``LOGTO['ROLES']`` and friends, by ``_roles``), written
-only when something changed; the organizations Logto describes, as Django data; and
-organization permissions answered as object permissions.
-
-A backend is never given the request, and an organization's permissions live in the
-session of the user's request (its organization token): ``LogtoMiddleware`` makes the
-request it serves known here (``serving``, a context variable, so each thread and each
-task sees its own), and ``has_perm`` answers only for the user signed in to that request.
+rights its roles give (``LOGTO['ROLES']`` and friends), written only when something
+changed; the organizations Logto describes, as Django data; and organization permissions
+answered as object permissions, for the user of the request ``LogtoMiddleware`` serves.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import re
 import secrets
-from contextvars import ContextVar
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import SESSION_KEY, get_backends, get_user_model
+from django.contrib.auth import get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, UserManager
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logto_auth._roles import FLAGS, apply_rights, organization_roles_of, rights_of
+from logto_auth import _organization_data, _organization_permissions
+from logto_auth._roles import FLAGS, apply_rights, rights_of
 from logto_auth._tokens import ORGANIZATION_DATA
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import AccessDenied, LogtoError
-from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
+from logto_auth.exceptions import AccessDenied
+from logto_auth.models import LogtoIdentity
 from logto_auth.signals import logto_user_synced
 
 if TYPE_CHECKING:
@@ -45,33 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["LogtoBackend", "logto_backend"]
 
 logger = logging.getLogger(__name__)
-
-# A Logto ID is short and plain: anything else names no organization of ours.
-LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
-
-# The request LogtoMiddleware is serving in this thread or task.
-_served: ContextVar[HttpRequest | None] = ContextVar("logto_auth_served", default=None)
-
-
-@contextlib.contextmanager
-def serving(request: HttpRequest) -> Iterator[None]:
-    """Make ``request`` the one whose session ``has_perm`` reads, while it is served."""
-    token = _served.set(request)
-    try:
-        yield
-    finally:
-        _served.reset(token)
-
-
-def _logto_of(user_obj: Any, session_user: object) -> Any:
-    """``request.logto`` of the request being served, when ``user_obj`` is its user."""
-    request = _served.get()
-    logto = getattr(request, "logto", None)
-    if not hasattr(logto, "get_organization_permissions"):
-        return None  # no request, or a bearer-token one (its token is its permissions)
-    if session_user is None or str(session_user) != str(getattr(user_obj, "pk", None)):
-        return None
-    return logto
 
 
 class LogtoBackend(ModelBackend):
@@ -134,16 +99,7 @@ class LogtoBackend(ModelBackend):
         organization_id = self.organization_of(obj) if obj is not None else None
         if organization_id is None:
             return super().has_perm(user_obj, perm, obj)  # type: ignore[arg-type]
-        request = _served.get()
-        session_user = request.session.get(SESSION_KEY) if request is not None else None
-        logto = _logto_of(user_obj, session_user)
-        if logto is None or not user_obj.is_active:
-            return False
-        try:
-            return perm in logto.get_organization_permissions(organization_id)
-        except LogtoError as error:
-            logger.warning("No permissions in organization %s: %s", organization_id, error)
-            return False
+        return _organization_permissions.has_perm(user_obj, perm, organization_id)
 
     async def ahas_perm(
         self, user_obj: AbstractBaseUser | AnonymousUser, perm: str, obj: object = None
@@ -152,16 +108,7 @@ class LogtoBackend(ModelBackend):
         organization_id = self.organization_of(obj) if obj is not None else None
         if organization_id is None:
             return await super().ahas_perm(user_obj, perm, obj)  # type: ignore[arg-type]
-        request = _served.get()
-        session_user = await request.session.aget(SESSION_KEY) if request is not None else None
-        logto = _logto_of(user_obj, session_user)
-        if logto is None or not user_obj.is_active:
-            return False
-        try:
-            return perm in await logto.aget_organization_permissions(organization_id)
-        except LogtoError as error:
-            logger.warning("No permissions in organization %s: %s", organization_id, error)
-            return False
+        return await _organization_permissions.ahas_perm(user_obj, perm, organization_id)
 
     def sync_user(
         self,
@@ -350,28 +297,7 @@ class LogtoBackend(ModelBackend):
         self, identity: LogtoIdentity, claims: dict[str, Any], *, created: bool = False
     ) -> None:
         """Record the organizations of ``claims`` and the user's roles in each."""
-        if "organizations" not in claims and "organization_roles" not in claims:
-            return
-        memberships = {org: sorted(roles) for org, roles in organization_roles_of(claims).items()}
-        if created:  # a new identity has none yet: one insert
-            LogtoMembership.objects.bulk_create(
-                LogtoMembership(identity=identity, organization_id=org, roles=roles)
-                for org, roles in memberships.items()
-            )
-            return
-        held = {m.organization_id: m for m in identity.memberships.all()}
-        gone = [m.pk for org, m in held.items() if org not in memberships]
-        if gone:
-            LogtoMembership.objects.filter(pk__in=gone).delete()
-        for organization, roles in memberships.items():
-            found = held.get(organization)
-            if found is None:
-                LogtoMembership.objects.create(
-                    identity=identity, organization_id=organization, roles=roles
-                )
-            elif found.roles != roles:
-                found.roles = roles
-                found.save(update_fields=["roles"])
+        _organization_data.record_memberships(identity, claims, created=created)
 
     def organizations_to_describe(self, claims: dict[str, Any]) -> list[str]:
         """Return the organizations of ``claims`` whose data userinfo should be asked for.
@@ -381,12 +307,7 @@ class LogtoBackend(ModelBackend):
         organization, none otherwise. Return ``[]`` to leave the organizations' data to the
         webhooks alone (no provider call beyond the ID token's).
         """
-        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
-        if not named:
-            return []
-        fresh_since = timezone.now() - timedelta(seconds=self.organization_data_max_age)
-        fresh = LogtoOrganization.objects.filter(pk__in=named, updated_at__gt=fresh_since)
-        return sorted(named - set(fresh.values_list("pk", flat=True)))
+        return _organization_data.undescribed(claims, self.organization_data_max_age)
 
     def describe_organizations(
         self, claims: dict[str, Any], described: Any, *, created: bool = False
@@ -399,16 +320,11 @@ class LogtoBackend(ModelBackend):
         described, unasked (what is a new user's is rarely known, and asking would cost
         that sign-in a query); otherwise those ``organizations_to_describe`` names.
         """
-        named = {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
-        wanted = named if created else set(self.organizations_to_describe(claims))
+        named = _organization_data.named
+        wanted = named(claims) if created else set(self.organizations_to_describe(claims))
         if not wanted:
             return []
-        if callable(described):
-            described = described()
-        entries = described if isinstance(described, list) else []
-        return self.sync_organizations(
-            [entry for entry in entries if isinstance(entry, dict) and entry.get("id") in wanted]
-        )
+        return self.sync_organizations(_organization_data.entries(described, wanted))
 
     def sync_organizations(self, described: Any) -> list[str]:
         """Record organizations as Logto describes them, ``[{id, name, description}, ...]``
@@ -419,25 +335,7 @@ class LogtoBackend(ModelBackend):
         named: one the site knows and heard of lately is not written again. Malformed
         entries are left out.
         """
-        found: dict[str, LogtoOrganization] = {}
-        for entry in described if isinstance(described, list) else []:
-            if not isinstance(entry, dict):
-                continue
-            org, name, description = entry.get("id"), entry.get("name"), entry.get("description")
-            if not isinstance(org, str) or not LOGTO_ID.fullmatch(org) or not isinstance(name, str):
-                continue
-            if not isinstance(description, str):
-                description = None
-            found[org] = LogtoOrganization(id=org, name=name[:255], description=description)
-        if found:
-            # One statement (INSERT ... ON CONFLICT): new ones inserted, known ones renewed.
-            LogtoOrganization.objects.bulk_create(
-                found.values(),
-                update_conflicts=True,
-                unique_fields=["id"],
-                update_fields=["name", "description", "updated_at"],
-            )
-        return list(found)
+        return _organization_data.record_organizations(described)
 
 
 def logto_backend() -> LogtoBackend:

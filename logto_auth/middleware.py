@@ -13,7 +13,7 @@ from django.utils.deprecation import MiddlewareMixin
 from logto_auth import _sessions
 from logto_auth._context import LogtoContext
 from logto_auth._errors import error_response
-from logto_auth.backends import serving
+from logto_auth._organization_permissions import serving
 from logto_auth.exceptions import LogtoError
 
 if TYPE_CHECKING:

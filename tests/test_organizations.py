@@ -15,8 +15,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from logto_auth import _organizations
+from logto_auth._organization_permissions import serving
 from logto_auth._sessions import ORGANIZATION_KEY
-from logto_auth.backends import LogtoBackend, serving
+from logto_auth.backends import LogtoBackend
 from logto_auth.checks import check_settings
 from logto_auth.signals import organization_changed
 from tests.conftest import PrivateProvider, Site

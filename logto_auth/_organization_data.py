@@ -1,0 +1,104 @@
+"""Internal: may change in any release.
+
+The organizations Logto describes, and the user's memberships, as the site records them
+(``LogtoOrganization``, ``LogtoMembership``): which organizations of the claims need
+describing (unknown here, or described too long ago: one query), descriptions upserted in
+one query, memberships written only where they changed. ``LogtoBackend``'s hooks
+(``sync_memberships``, ``organizations_to_describe``, ``describe_organizations``,
+``sync_organizations``) decide what and when; sign-ins, syncs and the organization webhooks
+go through them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from logto_auth._roles import organization_roles_of
+from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
+
+# A Logto ID is short and plain: anything else names no organization of ours.
+LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
+
+
+def named(claims: dict[str, Any]) -> set[str]:
+    """Return the organizations ``claims`` name, those with a Logto ID."""
+    return {org for org in organization_roles_of(claims) if LOGTO_ID.fullmatch(org)}
+
+
+def undescribed(claims: dict[str, Any], max_age: float) -> list[str]:
+    """Return the organizations of ``claims`` unknown here or described more than
+    ``max_age`` seconds ago, sorted: one query, none when the claims name none."""
+    organizations = named(claims)
+    if not organizations:
+        return []
+    fresh_since = timezone.now() - timedelta(seconds=max_age)
+    fresh = LogtoOrganization.objects.filter(pk__in=organizations, updated_at__gt=fresh_since)
+    return sorted(organizations - set(fresh.values_list("pk", flat=True)))
+
+
+def entries(described: Any, wanted: set[str]) -> list[dict[str, Any]]:
+    """Return the entries of ``described`` for the organizations ``wanted``: userinfo's
+    ``organization_data``, or a function that asks userinfo for it, called now."""
+    if callable(described):
+        described = described()
+    found = described if isinstance(described, list) else []
+    return [entry for entry in found if isinstance(entry, dict) and entry.get("id") in wanted]
+
+
+def record_organizations(described: Any) -> list[str]:
+    """Record organizations as Logto describes them, ``[{id, name, description}, ...]``, in
+    one query (new ones inserted, known ones renewed); return the IDs recorded. Malformed
+    entries are left out."""
+    found: dict[str, LogtoOrganization] = {}
+    for entry in described if isinstance(described, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        org, name, description = entry.get("id"), entry.get("name"), entry.get("description")
+        if not isinstance(org, str) or not LOGTO_ID.fullmatch(org) or not isinstance(name, str):
+            continue
+        if not isinstance(description, str):
+            description = None
+        found[org] = LogtoOrganization(id=org, name=name[:255], description=description)
+    if found:
+        # One statement (INSERT ... ON CONFLICT): new ones inserted, known ones renewed.
+        LogtoOrganization.objects.bulk_create(
+            found.values(),
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=["name", "description", "updated_at"],
+        )
+    return list(found)
+
+
+def record_memberships(
+    identity: LogtoIdentity, claims: dict[str, Any], *, created: bool = False
+) -> None:
+    """Record the organizations of ``claims`` and the identity's roles in each, writing only
+    what changed (one insert for an identity ``created`` now, which has none yet). Claims
+    without ``organizations`` and ``organization_roles`` (scopes not granted) change none."""
+    if "organizations" not in claims and "organization_roles" not in claims:
+        return
+    memberships = {org: sorted(roles) for org, roles in organization_roles_of(claims).items()}
+    if created:
+        LogtoMembership.objects.bulk_create(
+            LogtoMembership(identity=identity, organization_id=org, roles=roles)
+            for org, roles in memberships.items()
+        )
+        return
+    held = {m.organization_id: m for m in identity.memberships.all()}
+    gone = [m.pk for org, m in held.items() if org not in memberships]
+    if gone:
+        LogtoMembership.objects.filter(pk__in=gone).delete()
+    for organization, roles in memberships.items():
+        found = held.get(organization)
+        if found is None:
+            LogtoMembership.objects.create(
+                identity=identity, organization_id=organization, roles=roles
+            )
+        elif found.roles != roles:
+            found.roles = roles
+            found.save(update_fields=["roles"])
