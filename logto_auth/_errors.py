@@ -12,6 +12,7 @@ that reference (and on the page with DEBUG on or to staff: it names the configur
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from typing import TYPE_CHECKING
@@ -25,7 +26,14 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import InvalidSignature, LogtoError, ProviderError, SignInError
+from logto_auth.exceptions import (
+    AccessDenied,
+    InvalidGrant,
+    InvalidSignature,
+    LogtoError,
+    ProviderError,
+    SignInError,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -157,6 +165,28 @@ def provider_error(code: str, description: str = "") -> LogtoError:
     error.code = code
     error.admin_hint = _lazy_hint(code, description)
     return error
+
+
+# OAuth errors of the token endpoint that concern this user's request, not our setup.
+REQUEST_ERRORS = ("invalid_request", "invalid_target")
+
+
+def refusal_error(body: str) -> LogtoError:
+    """Return the error for the provider's refusal of a token request, by the OAuth
+    ``error`` code of its JSON ``body``."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    code = answer.get("error") if isinstance(answer, dict) else None
+    if code == "invalid_grant":
+        return InvalidGrant(_("The sign-in service no longer honours this sign-in."))
+    if code == "access_denied":
+        return AccessDenied(_("The sign-in service refused access (%(code)s)."), code=code)
+    if code in REQUEST_ERRORS or code == "invalid_client":
+        # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
+        return provider_error(code)
+    return ProviderError(_("The sign-in service refused the request."))
 
 
 def shows_admin_hint(request: HttpRequest) -> bool:

@@ -11,13 +11,9 @@ and awaited from async code, and every SDK, aiohttp, PyJWT and pydantic error be
 The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
 async code), so nothing inside its coroutines touches the database.
 
-The SDK's ``OidcCore`` opens an HTTP session, and so a TCP and TLS connection, for each
-token or userinfo request; ours (``_PooledOidcCore``) sends the same requests through the
-pool's one keep-alive session per process, and answers a refusal with the same
-``LogtoException``. Token requests are never retried: one that meets a connection the
-provider is closing fails as an unreachable provider would, and idle connections are
-dropped after ``_http.KEEPALIVE_TIMEOUT`` (4 s), before Node's 5 s, so that this does
-not happen against Logto (see ``_http.py``).
+The SDK's token and userinfo requests go through the pool's one keep-alive session per
+process (``_PooledOidcCore``), never retried (``_http.py`` says why); what a refusal means
+is ``_errors.refusal_error``'s to say.
 
 The SDK is used through its public API (``signIn``, ``handleSignInCallback``,
 ``getAccessToken``, ``signOut``, ``getOidcCore``, ``OidcCore``) except for what
@@ -30,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -49,15 +44,9 @@ from logto.utilities import OrganizationUrnPrefix, buildOrganizationUrn, removeF
 from logto_auth import _errors
 from logto_auth._http import PROVIDER_FAILURES, map_error, pool, provider_session
 from logto_auth._provider import provider
-from logto_auth._tokens import unverified_claims, validate_id_token
+from logto_auth._tokens import validate_id_token
 from logto_auth.conf import logto_settings
-from logto_auth.exceptions import (
-    AccessDenied,
-    InvalidGrant,
-    InvalidToken,
-    LogtoError,
-    ProviderError,
-)
+from logto_auth.exceptions import LogtoError, ProviderError
 from logto_auth.storage import DictStorage, SessionStorage
 
 if TYPE_CHECKING:
@@ -71,8 +60,6 @@ Storage.register(SessionStorage)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-# OAuth errors of the token endpoint that concern this user's request, not our setup.
-REQUEST_ERRORS = ("invalid_request", "invalid_target")
 #: The SDK's private members relied on here, and what of each.
 SDK_PRIVATE = {
     "LogtoClient._handleTokenResponse": (
@@ -229,34 +216,14 @@ class _Client(LogtoClient):  # type: ignore[misc]
             # Not thread-sensitive: no database, and the thread that waits for this loop
             # may be the one a thread-sensitive call would need.
             validate = sync_to_async(validate_id_token, thread_sensitive=False)
-            claims = await validate(id_token, nonce=self._nonce)
-            previous = self.storage.get("idToken")
-            if previous is not None and self._nonce is None:
-                before = unverified_claims(previous)
-                changed = [
-                    name for name in ("iss", "sub", "aud") if before.get(name) != claims[name]
-                ]
-                if changed:
-                    raise InvalidToken(
-                        _("The refreshed ID token has another %(claims)s."),
-                        claims=", ".join(changed),
-                    )
+            previous = self.storage.get("idToken") if self._nonce is None else None
+            await validate(id_token, nonce=self._nonce, replacing=previous)
             self.storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
             self.storage.set("refreshToken", tokenResponse.refresh_token)
         store_access_token(
             self.storage, resource, tokenResponse.access_token, tokenResponse.expires_in
         )
-
-
-def _oauth_error(error: LogtoException) -> str | None:
-    """Return the OAuth ``error`` code inside an SDK exception carrying a response body."""
-    try:
-        body = json.loads(str(error))
-    except ValueError:
-        return None
-    code = body.get("error") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
 
 
 async def _bounded(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -270,18 +237,9 @@ def _mapped_errors() -> Iterator[None]:
     try:
         yield
     except LogtoException as error:
-        code = _oauth_error(error)
+        # Its message is the body of the provider's refusal (``_PooledOidcCore``).
         logger.warning("Provider refused the request: %s", error)
-        if code == "invalid_grant":
-            raise InvalidGrant(_("The sign-in service no longer honours this sign-in.")) from error
-        if code == "access_denied":
-            raise AccessDenied(
-                _("The sign-in service refused access (%(code)s)."), code=code
-            ) from error
-        if code in REQUEST_ERRORS or code == "invalid_client":
-            # A setting to fix (a resource the tenant lacks, a wrong secret): say which.
-            raise _errors.provider_error(code) from error
-        raise ProviderError(_("The sign-in service refused the request.")) from error
+        raise _errors.refusal_error(str(error)) from error
     except LogtoError:
         raise
     except PROVIDER_FAILURES as error:

@@ -125,9 +125,20 @@ def _is_typ(value: Any, expected: str) -> bool:
 
 
 @sensitive_variables()
-def validate_id_token(token: str, *, nonce: str | None = None) -> dict[str, Any]:
-    """Validate an ID token issued to this application."""
-    return validate_jwt(token, audience=logto_settings.app_id, nonce=nonce)
+def validate_id_token(
+    token: str, *, nonce: str | None = None, replacing: str | None = None
+) -> dict[str, Any]:
+    """Validate an ID token issued to this application; one ``replacing`` the ID token of
+    an earlier response (a refresh) must name the same issuer, subject and audience."""
+    claims = validate_jwt(token, audience=logto_settings.app_id, nonce=nonce)
+    if replacing is not None:
+        before = unverified_claims(replacing)
+        changed = [name for name in ("iss", "sub", "aud") if before.get(name) != claims[name]]
+        if changed:
+            raise InvalidToken(
+                _("The refreshed ID token has another %(claims)s."), claims=", ".join(changed)
+            )
+    return claims
 
 
 @sensitive_variables()
