@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from logto_auth import _preflight
+from logto_auth import _http, _preflight
 from tests.devprovider import TEST_CLIENT_ORIGIN, DevProvider
 
 # Every check here talks to a live dev provider (the integration tier).
@@ -217,7 +217,7 @@ def test_without_organization_permissions_there_is_no_organizations_check() -> N
 def with_answer(monkeypatch: pytest.MonkeyPatch, match: str, change: Any) -> None:
     """Make the provider's answers to URLs containing ``match`` pass through ``change``
     (a Logto older than organizations: no real provider here answers so)."""
-    real = _preflight.exchange
+    real = _http.exchange
 
     def exchange(url: str, **kwargs: Any) -> Any:
         answer = real(url, **kwargs)
