@@ -103,7 +103,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool per process: under ASGI, Django's own would connect at every request.
+            "OPTIONS": {"pool_class": "config.redis_pool.SharedConnectionPool"},
+        }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 elif os.environ.get("DJANGO_DATABASE_CACHE", "").lower() in ("1", "true", "yes", "on"):

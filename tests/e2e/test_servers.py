@@ -3,6 +3,7 @@ on SQLite with database sessions, and uvicorn (ASGI) on PostgreSQL with Redis se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -14,11 +15,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+import redis
 import requests
 
 from tests.devprovider import ROOT, DevProvider
 from tests.forged import get_with_two_authorizations
-from tests.services import free_port
+from tests.services import REDIS, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -52,10 +54,11 @@ def run_server(
     raise RuntimeError(f"{command} did not start")
 
 
-@pytest.fixture(params=["wsgi-sqlite", "asgi-postgres-redis"])
-def server(
-    request: pytest.FixtureRequest, dev_provider: DevProvider, tmp_path: Path
-) -> Iterator[str]:
+@contextlib.contextmanager
+def demo_server(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Iterator[str]:
+    """The demo under ``kind``: ``wsgi-sqlite`` (runserver) or ``asgi-postgres-redis``
+    (uvicorn, Redis cache and sessions); its origin, registered at the dev provider."""
+    dev_provider: DevProvider = request.getfixturevalue("dev_provider")
     port = free_port()
     env = {
         **os.environ,
@@ -65,7 +68,7 @@ def server(
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
     }
-    if request.param == "wsgi-sqlite":
+    if kind == "wsgi-sqlite":
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     else:
@@ -75,9 +78,17 @@ def server(
     process = run_server(command, env, port)
     origin = f"http://127.0.0.1:{port}"
     dev_provider.register_site(origin)
-    yield origin
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield origin
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(params=["wsgi-sqlite", "asgi-postgres-redis"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with demo_server(request, request.param, tmp_path) as origin:
+        yield origin
 
 
 def test_sign_in_profile_and_sign_out(server: str, dev_provider: DevProvider) -> None:
@@ -202,3 +213,23 @@ def test_sign_ins_and_refreshes_under_each_server_reuse_provider_connections(
     assert new(connections, before_connections, "/oidc/me") <= workers
     # No worker warned of an unclosed session (a forked one would, of its parent's).
     assert "Unclosed" not in log_path.read_text(errors="replace")
+
+
+def test_under_uvicorn_pages_reuse_the_processs_redis_connections(
+    request: pytest.FixtureRequest, dev_provider: DevProvider, tmp_path: Path
+) -> None:
+    with demo_server(request, "asgi-postgres-redis", tmp_path) as server:
+        browser = requests.Session()
+        start = browser.get(f"{server}/logto/sign-in/", allow_redirects=False)
+        assert browser.get(dev_provider.authorize(start.headers["Location"], "alice")).ok
+        redis_server = redis.Redis.from_url(REDIS)
+        before = redis_server.info("stats")["total_connections_received"]
+
+        for _ in range(20):  # each loads the session from Redis, in a request context of its own
+            assert "Authenticated" in browser.get(f"{server}/").text
+
+        opened = redis_server.info("stats")["total_connections_received"] - before
+    # Django's own pool belongs to a cache object per request context: one connection per
+    # page, 20 here. The demo's (config/redis_pool.py) is the process's: one at most, and
+    # the margin is for other tests' connections to the same Redis server meanwhile.
+    assert opened < 10, opened
