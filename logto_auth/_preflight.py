@@ -23,7 +23,8 @@ import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.shortcuts import resolve_url
@@ -33,6 +34,9 @@ from logto_auth._http import Answer, exchange
 from logto_auth._provider import KEY_TYPES, client_auth
 from logto_auth.conf import ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, logto_settings
 from logto_auth.exceptions import LogtoError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -172,16 +176,17 @@ class Preflight:
         self.add("APP_ID", True, f"application {logto_settings.app_id!r} is known")
         self.guarded("APP_SECRET", self.check_secret)
         registered = self.check_redirect(answer)
-        for resource in resources():
-            if registered:
-                self.guarded(f"resource {resource}", lambda r=resource: self.check_resource(r))
-            else:
-                self.add(f"resource {resource}", None, "needs a registered redirect URI")
+        # Authorization requests that only a registered redirect URI lets through.
+        checks: list[tuple[str, Callable[[], None]]] = [
+            (f"resource {r}", partial(self.check_resource, r)) for r in resources()
+        ]
         if logto_settings.organization_permissions:
+            checks.append((ORGANIZATIONS_CHECK, self.check_organizations))
+        for name, check in checks:
             if registered:
-                self.guarded(ORGANIZATIONS_CHECK, self.check_organizations)
+                self.guarded(name, check)
             else:
-                self.add(ORGANIZATIONS_CHECK, None, "needs a registered redirect URI")
+                self.add(name, None, "needs a registered redirect URI")
         self.guarded("post-logout redirect URI", self.check_post_logout)
 
     def guarded(self, name: str, check: Any) -> None:

@@ -320,8 +320,10 @@ class LogtoBackend(ModelBackend):
         described, unasked (what is a new user's is rarely known, and asking would cost
         that sign-in a query); otherwise those ``organizations_to_describe`` names.
         """
-        named = _organization_data.named
-        wanted = named(claims) if created else set(self.organizations_to_describe(claims))
+        if created:
+            wanted = _organization_data.named(claims)
+        else:
+            wanted = set(self.organizations_to_describe(claims))
         if not wanted:
             return []
         return self.sync_organizations(_organization_data.entries(described, wanted))

@@ -226,6 +226,17 @@ def with_answer(monkeypatch: pytest.MonkeyPatch, match: str, change: Any) -> Non
     monkeypatch.setattr(_preflight, "exchange", exchange)
 
 
+def failed_organizations_check(settings: Any) -> str:
+    """Run the command asking for an organization permission; it must fail: the line of
+    the organizations check."""
+    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member"]}
+    passed, output = check("--site", TEST_CLIENT_ORIGIN)
+    assert not passed
+    found = line(output, "organization permissions")
+    assert found.startswith("FAIL")
+    return found
+
+
 def test_a_logto_without_organizations_fails_the_organizations_check(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,11 +246,7 @@ def test_a_logto_without_organizations_fails_the_organizations_check(
         return dataclasses.replace(answer, text=json.dumps(metadata))
 
     with_answer(monkeypatch, "/.well-known/openid-configuration", without_organizations)
-    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member"]}
-    passed, output = check("--site", TEST_CLIENT_ORIGIN)
-    assert not passed
-    found = line(output, "organization permissions")
-    assert found.startswith("FAIL")
+    found = failed_organizations_check(settings)
     assert "this Logto has no organizations" in found
     assert "LOGTO['ORGANIZATION_PERMISSIONS']" in found  # the fix names the setting
 
@@ -252,9 +259,4 @@ def test_a_refused_organizations_resource_fails_the_organizations_check(
         return dataclasses.replace(answer, status=303, headers={"location": location}, text="")
 
     with_answer(monkeypatch, "resource=urn%3Alogto%3Aresource%3Aorganizations", refused)
-    settings.LOGTO = {**settings.LOGTO, "ORGANIZATION_PERMISSIONS": ["invite:member"]}
-    passed, output = check("--site", TEST_CLIENT_ORIGIN)
-    assert not passed
-    found = line(output, "organization permissions")
-    assert found.startswith("FAIL")
-    assert "invalid_target" in found
+    assert "invalid_target" in failed_organizations_check(settings)
