@@ -9,7 +9,10 @@ and takes an access token for the demo API; then ``ab`` (Apache Bench, a C clien
 same DRF view as the load test's API window — through the balancer, then to the gunicorn
 workers alone, then to uvicorn alone. The CPU each process spent (``/proc/<pid>/stat``)
 is divided by the requests: where a request's time goes, by process, and which process
-bounds the rate. Rounds interleave the relying parties; the figures are their medians.
+bounds the rate. A third row, the ceiling, runs the same DRF view on mozilla-django-oidc's
+stack with no authentication at all: no authenticator can be faster here than that, so
+its ratio to mozilla-django-oidc bounds what any ratio can be. Rounds interleave the
+relying parties; the figures are their medians.
 
 Usage: .venv/bin/python bench/apicpu.py [--requests 4000] [--concurrency 20] [--rounds 3]
 """
@@ -33,14 +36,20 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.common import markdown_table  # noqa: E402
-from bench.load import NAMES, Stack, children, stack  # noqa: E402
+from bench.load import NAMES as RP_NAMES  # noqa: E402
+from bench.load import Stack, children, stack  # noqa: E402
 
 # The load test's API window: each relying party's sign-in, its page that hands out the
 # session's access token, and the DRF view that takes it as a bearer token.
+NAMES = {**RP_NAMES, "ceiling": "no authentication"}
 PATHS = {
     "logto": ("/logto/sign-in/", "/bench/token/", "/api/drf/me/"),
     "mozilla": ("/oidc/authenticate/", "/bench/mozilla-token/", "/bench/mozilla-drf/"),
 }
+# The ceiling: mozilla-django-oidc's stack and the same DRF view with no authentication at
+# all, the rate no authenticator could beat here (``bench/urls.py``'s ``CeilingView``).
+CEILING = "/bench/ceiling/"
+RPS = ("logto", "mozilla", "ceiling")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -102,9 +111,9 @@ def hammer(url: str, token: str, total: int, concurrency: int) -> float:
 
 def measure(running: Stack, rp: str, total: int, concurrency: int) -> dict[str, Any]:
     """Per target (balancer, gunicorn alone, uvicorn alone): rate and CPU ms per request."""
-    running.start(rp)
-    token = access_token(running, rp)
-    api = PATHS[rp][2]
+    running.start("mozilla" if rp == "ceiling" else rp)
+    token = "none" if rp == "ceiling" else access_token(running, rp)
+    api = CEILING if rp == "ceiling" else PATHS[rp][2]
     targets = {
         "balancer": running.origin,
         "gunicorn": f"http://127.0.0.1:{running.wsgi_port}",
@@ -134,18 +143,20 @@ def report(rounds: list[dict[str, Any]], total: int, concurrency: int) -> list[s
         return float(statistics.median(values))
 
     targets = ("balancer", "gunicorn", "uvicorn")
-    rates = [
-        [
-            target,
-            f"{median('logto', target, 'rate'):.0f}",
-            f"{median('mozilla', target, 'rate'):.0f}",
-            f"{median('logto', target, 'rate') / median('mozilla', target, 'rate'):.2f}x",
-        ]
-        for target in targets
-    ]
+    rates = []
+    for target in targets:
+        ours, theirs, ceiling = (median(rp, target, "rate") for rp in RPS)
+        rates.append(
+            [
+                target,
+                *(f"{rate:.0f}" for rate in (ours, theirs, ceiling)),
+                f"{ours / theirs:.2f}x",
+                f"{ceiling / theirs:.2f}x",
+            ]
+        )
     names = list(rounds[0]["logto"]["balancer"]["cpu_ms"])
     costs = []
-    for rp in ("logto", "mozilla"):
+    for rp in RPS:
         for target in targets:
             spent = [median(rp, target, "cpu_ms", name) for name in names]
             costs.append(
@@ -155,7 +166,17 @@ def report(rounds: list[dict[str, Any]], total: int, concurrency: int) -> list[s
         f"Bearer API (DRF), {total} requests, {concurrency} at a time (`ab`, keep-alive); "
         f"medians of {len(rounds)} interleaved round(s).",
         "",
-        *markdown_table(["target", "django-logto req/s", "mozilla req/s", "ratio"], rates),
+        *markdown_table(
+            [
+                "target",
+                "django-logto req/s",
+                "mozilla req/s",
+                "no authentication req/s",
+                "ratio",
+                "ceiling ratio",
+            ],
+            rates,
+        ),
         "",
         "CPU milliseconds per request, by process (all requests, whichever served them):",
         "",
@@ -177,7 +198,7 @@ def main() -> None:
         stack(Path(directory)) as running,
     ):
         for number in range(arguments.rounds):
-            order = ("logto", "mozilla") if number % 2 == 0 else ("mozilla", "logto")
+            order = RPS if number % 2 == 0 else RPS[::-1]
             sizes = (arguments.requests, arguments.concurrency)
             rounds.append({rp: measure(running, rp, *sizes) for rp in order})
     print("\n".join(report(rounds, arguments.requests, arguments.concurrency)))

@@ -13,7 +13,7 @@ from django.middleware.csrf import get_token
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_protect
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +32,18 @@ class MozillaMeView(APIView):  # type: ignore[misc]
 
     def get(self, request: Any) -> Response:
         return Response({"username": request.user.get_username()})
+
+
+class CeilingView(APIView):  # type: ignore[misc]
+    """The same DRF view with no authentication at all: what no authenticator can beat on
+    this stack (``bench/apicpu.py``'s ceiling)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Any) -> Response:
+        return Response({"username": "alice"})
 
 
 def logto_claims(request: HttpRequest) -> JsonResponse:
@@ -93,6 +105,7 @@ urlpatterns = [
     path("bench/bare-sign-out/", LogoutView.as_view(next_page="/")),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("bench/mozilla-drf/", MozillaMeView.as_view()),
+    path("bench/ceiling/", CeilingView.as_view()),
     path("bench/claims/", logto_claims),
     path("bench/token/", logto_token),
     path("bench/whoami/", whoami),

@@ -3,7 +3,8 @@
 The bearer-token policy (RFC 6750, RFC 9068): ``authorize`` judges a request for the
 decorator and mixin in ``decorators.py``/``mixins.py`` and for ``drf.py`` alike. Tokens are
 checked locally, and a verified one is remembered until it expires
-(``_tokens.verified_tokens``): a repeated token skips the signature check.
+(``_tokens.verified_tokens``): a repeated token skips the signature check. The token's
+user is read at most once per ``LOGTO['API_USER_MAX_AGE']`` (``_api_users``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
+from logto_auth import _api_users
 from logto_auth._tokens import validate_jwt, verified_tokens
 from logto_auth.backends import logto_backend
 from logto_auth.conf import logto_settings
@@ -300,14 +302,24 @@ def authorize(
     return token
 
 
+def recalled_user(token: LogtoToken) -> AbstractBaseUser | None:
+    """Return the token's user if this process read it lately (``LOGTO['API_USER_MAX_AGE']``),
+    without a query; else ``None``."""
+    return None if token.is_machine else _api_users.recalled(token.sub)
+
+
 def user_for(token: LogtoToken, *, create: bool = False) -> AbstractBaseUser | AnonymousUser:
     """Return the active Django user linked to the token's ``sub``, else ``AnonymousUser``.
 
     With ``create``, a user is created for an unknown ``sub`` (by the configured
-    ``LogtoBackend``); machine-to-machine tokens never have a user.
+    ``LogtoBackend``); machine-to-machine tokens never have a user. A user read less than
+    ``LOGTO['API_USER_MAX_AGE']`` seconds ago in this process costs no query.
     """
     if token.is_machine:
         return AnonymousUser()
+    recalled = recalled_user(token)
+    if recalled is not None:
+        return recalled
     backend = logto_backend()
     identity = LogtoIdentity.for_sub(token.sub)
     if identity is None and create:
@@ -315,4 +327,5 @@ def user_for(token: LogtoToken, *, create: bool = False) -> AbstractBaseUser | A
         identity = found[0] if found else None
     if identity is None or not backend.user_can_authenticate(identity.user):
         return AnonymousUser()
+    _api_users.remember(token.sub, identity.user)
     return identity.user

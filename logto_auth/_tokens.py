@@ -21,15 +21,13 @@ synchronous: call it from sync code (or through ``sync_to_async``).
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from logto_auth._memo import Memo
 from logto_auth._provider import provider
 from logto_auth._sessions import ADOPTED_KEY, CLAIMS_KEY, TOKEN_PREFIX
 from logto_auth.conf import logto_settings
@@ -271,38 +269,25 @@ class VerifiedTokens:
     """Verified token claims by token, least recently used first out, kept until ``exp``."""
 
     def __init__(self) -> None:
-        # token key -> (exp, claims as JSON text)
-        self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        # token key -> claims as JSON text: each reader gets claims of its own
+        self._memo: Memo[tuple[str, str], str] = Memo(lambda: logto_settings.api_token_cache_size)
 
     def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
         """Return a fresh copy of the claims, or ``None`` when unknown or expired."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            expires, claims = entry
-            if expires + logto_settings.leeway <= time.time():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
+        claims = self._memo.get(key)
+        if claims is None:
+            return None
         found: dict[str, Any] = json.loads(claims)
         return found
 
     def put(self, key: tuple[str, str], claims: dict[str, Any]) -> None:
-        size = logto_settings.api_token_cache_size
-        entry = (claims["exp"], json.dumps(claims))
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
+        self._memo.put(key, json.dumps(claims), claims["exp"] + logto_settings.leeway)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._memo.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._memo)
 
 
 verified_tokens = VerifiedTokens()

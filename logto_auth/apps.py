@@ -19,6 +19,7 @@ class LogtoAuthConfig(AppConfig):
 
     def ready(self) -> None:
         from logto_auth import (
+            _api_users,  # noqa: F401  (connects its receivers)
             checks,  # noqa: F401  (registers the system checks)
             signals,  # noqa: F401  (connects the receivers)
         )

@@ -124,7 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_PASSWORD_LOGIN", False, _boolean, "keep Django's password form on `/admin/login/` (with a Logto button)"),
     Setting("CONSOLE_URL", None, _optional_string, "the Logto Console (e.g. `https://cloud.logto.io/<tenant>`), for links from the user admin"),
     Setting("API_RESOURCES", [], _strings, "resource indicators of the APIs this site serves: the audiences its API views accept (see [Protect your API](api.md))"),
-    Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process (`0`: none)"),
+    Setting("API_TOKEN_CACHE_SIZE", 1024, _count, "verified access tokens remembered per process, and as many of their users (`0`: none)"),
+    Setting("API_USER_MAX_AGE", 5, _seconds(0), "seconds a bearer request may take its token's user as this process read it from the database, without a query (`0`: read for every request); a change to the user saved in this process applies at once, one saved by another process within this time"),
     Setting("END_SESSION_WITH_REFRESH_TOKEN", True, _boolean, "end the Django session (not only forget the Logto tokens) when Logto no longer honours the refresh token (`invalid_grant`, or `active: false` on re-validation)"),
     Setting("REVALIDATE_INTERVAL", 0, _seconds(0), "seconds after which the middleware asks Logto (token introspection, one call) whether the refresh token is still honoured; `0`: never"),
     Setting("SYNC_INTERVAL", 300, _seconds(1, optional=True), "seconds after which the next request of a signed-in user refreshes their tokens and re-applies their Logto roles (see [Roles, rights and the admin](roles.md)), once per user: the user's other sessions adopt what that sync got, through the shared cache ([Capacity](deployment.md#capacity)); `None`: only at sign-in and refresh"),
@@ -236,6 +237,10 @@ class Settings:
     @property
     def api_token_cache_size(self) -> int:
         return int(self._get("API_TOKEN_CACHE_SIZE"))
+
+    @property
+    def api_user_max_age(self) -> float:
+        return float(self._get("API_USER_MAX_AGE"))
 
     @property
     def end_session_with_refresh_token(self) -> bool:

@@ -31,6 +31,7 @@ from logto_auth import _organizations
 from logto_auth._bearer import (
     BearerError,
     authorize,
+    recalled_user,
     user_for,
 )
 from logto_auth._errors import error_response
@@ -263,7 +264,9 @@ def _protected(
     request.user = SimpleLazyObject(lambda: user_for(token, create=create_user))  # type: ignore[assignment]
 
     async def auser() -> AbstractBaseUser | AnonymousUser:
-        return await sync_to_async(user_for)(token, create=create_user)
+        # A user read lately costs no query, and so no thread.
+        recalled = recalled_user(token)
+        return recalled or await sync_to_async(user_for)(token, create=create_user)
 
     request.auser = auser  # type: ignore[assignment]
     return None

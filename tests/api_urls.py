@@ -98,6 +98,15 @@ async def async_caller(request: HttpRequest, **kwargs: Any) -> JsonResponse:
     return caller(request)
 
 
+def marker(request: HttpRequest) -> JsonResponse:
+    """What the token's user carries in: a mark an earlier request left on its user object,
+    and a permission (through Django's per-object permission cache); then marks it."""
+    user: Any = request.user
+    answer = {"had_mark": hasattr(user, "marked"), "can": user.has_perm("auth.view_group")}
+    user.marked = True
+    return JsonResponse(answer)
+
+
 def meddler(request: HttpRequest) -> JsonResponse:
     """A view that edits the claims of its token (a bug of the adopter's, say)."""
     request.logto.claims["scope"] = "read:profile write:profile"  # type: ignore[attr-defined]
@@ -166,6 +175,7 @@ urlpatterns = [
     # No organization in the URL: any organization the token is for.
     path("t/any-organization/", logto_token_required(organization=True)(caller)),
     path("t/meddle/", logto_token_required(meddler)),
+    path("t/mark/", logto_token_required(marker)),
     path("t/mixin/", MixinView.as_view()),
     path("t/async/", async_whoami),
     path("t/async-mixin/", AsyncMixinView.as_view()),

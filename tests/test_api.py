@@ -749,9 +749,10 @@ def test_cache_is_bounded_and_forgets_expired_tokens(settings: Any) -> None:
     assert _tokens.verified_tokens.get((ISSUER, tokens[0])) is None
     assert _tokens.verified_tokens.get((ISSUER, tokens[2])) is not None
 
+    settings.LOGTO = {**settings.LOGTO, "LEEWAY": 0}
     expiring = access_token(exp=int(time.time()) + 1)
     _bearer.validate_access_token(expiring)
-    settings.LOGTO = {**settings.LOGTO, "LEEWAY": 0}
+    assert _tokens.verified_tokens.get((ISSUER, expiring)) is not None
     time.sleep(1.1)
     assert _tokens.verified_tokens.get((ISSUER, expiring)) is None
     with pytest.raises(_bearer.BearerError):

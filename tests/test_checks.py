@@ -73,6 +73,7 @@ def test_valid_configuration_has_no_messages(settings: Any) -> None:
         ({**VALID, "CONSOLE_URL": 1}, "logto_auth.E004"),
         ({**VALID, "API_RESOURCES": "http://api"}, "logto_auth.E004"),
         ({**VALID, "API_TOKEN_CACHE_SIZE": -1}, "logto_auth.E004"),
+        ({**VALID, "API_USER_MAX_AGE": -1}, "logto_auth.E004"),
         ({**VALID, "REVALIDATE_INTERVAL": -1}, "logto_auth.E004"),
         ({**VALID, "END_SESSION_WITH_REFRESH_TOKEN": "yes"}, "logto_auth.E004"),
         ({**VALID, "WEBHOOK_SIGNING_KEY": 1234}, "logto_auth.E004"),
