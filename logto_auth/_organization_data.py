@@ -2,8 +2,9 @@
 
 The organizations Logto describes, and the user's memberships, as the site records them
 (``LogtoOrganization``, ``LogtoMembership``): which organizations of the claims need
-describing (unknown here, or described too long ago: one query), descriptions upserted in
-one query, memberships written only where they changed. ``LogtoBackend``'s hooks
+describing (unknown here, or described too long ago: one query, none for those this
+process found fresh lately), descriptions upserted in one query, memberships written only
+where they changed. ``LogtoBackend``'s hooks
 (``sync_memberships``, ``organizations_to_describe``, ``describe_organizations``,
 ``sync_organizations``) decide what and when; sign-ins, syncs and the organization webhooks
 go through them.
@@ -17,11 +18,15 @@ from typing import Any
 
 from django.utils import timezone
 
+from logto_auth._memo import Memo
 from logto_auth._roles import organization_roles_of
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization
 
 # A Logto ID is short and plain: anything else names no organization of ours.
 LOGTO_ID = re.compile(r"[\w-]{1,255}", re.ASCII)
+# The organizations this process found fresh, each until it is due again: a returning
+# user's sign-in that names only those costs no query for them.
+fresh_lately: Memo[str, bool] = Memo(lambda: 4096)
 
 
 def named(claims: dict[str, Any]) -> set[str]:
@@ -31,13 +36,17 @@ def named(claims: dict[str, Any]) -> set[str]:
 
 def undescribed(claims: dict[str, Any], max_age: float) -> list[str]:
     """Return the organizations of ``claims`` unknown here or described more than
-    ``max_age`` seconds ago, sorted: one query, none when the claims name none."""
-    organizations = named(claims)
+    ``max_age`` seconds ago, sorted: one query, none when the claims name none or only
+    organizations this process found fresh lately (until they are due)."""
+    organizations = {org for org in named(claims) if not fresh_lately.get(org)}
     if not organizations:
         return []
     fresh_since = timezone.now() - timedelta(seconds=max_age)
-    fresh = LogtoOrganization.objects.filter(pk__in=organizations, updated_at__gt=fresh_since)
-    return sorted(organizations - set(fresh.values_list("pk", flat=True)))
+    found = LogtoOrganization.objects.filter(pk__in=organizations, updated_at__gt=fresh_since)
+    fresh = dict(found.order_by().values_list("pk", "updated_at"))
+    for org, updated_at in fresh.items():
+        fresh_lately.put(org, True, updated_at.timestamp() + max_age)
+    return sorted(organizations - set(fresh))
 
 
 def entries(described: Any, wanted: set[str]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient, Client, RequestFactory
 
-from logto_auth import _api_users
+from logto_auth import _api_users, _organization_data
 from logto_auth._context import LogtoContext
 from logto_auth._provider import provider
 from logto_auth._tokens import verified_tokens
@@ -117,13 +117,15 @@ def logto_settings(request: pytest.FixtureRequest, settings: Any) -> dict[str, A
 
 @pytest.fixture(autouse=True)
 def no_verified_tokens() -> Iterator[None]:
-    """Start and end each test with no access token remembered as verified, and no user of
-    one remembered (a test's database rows end with it)."""
-    verified_tokens.clear()
-    _api_users.recent.clear()
+    """Start and end each test with no access token remembered as verified, and none of the
+    rows a process remembers (users of tokens, fresh organizations): a test's rows end
+    with it."""
+    memories = (verified_tokens, _api_users.recent, _organization_data.fresh_lately)
+    for memory in memories:
+        memory.clear()
     yield
-    verified_tokens.clear()
-    _api_users.recent.clear()
+    for memory in memories:
+        memory.clear()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -22,7 +23,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from logto_auth import _sessions, _tokens
+from logto_auth import _memo, _organization_data, _sessions, _tokens
 from logto_auth.backends import LogtoBackend
 from logto_auth.models import LogtoIdentity, LogtoMembership, LogtoOrganization, LogtoSession
 from tests.conftest import PrivateProvider, Site
@@ -160,6 +161,7 @@ def test_organizations_to_describe_are_the_unknown_and_stale_ones_for_one_query(
     LogtoOrganization.objects.filter(pk=ACME).update(
         updated_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
     )
+    _organization_data.fresh_lately.clear()  # as a process that did not find them fresh
     stale = backend.organizations_to_describe(claims)
     with CaptureQueriesContext(connection) as none:
         nothing = backend.organizations_to_describe({"sub": ALICE, "organizations": []})
@@ -167,6 +169,29 @@ def test_organizations_to_describe_are_the_unknown_and_stale_ones_for_one_query(
     assert (unknown, fresh, stale, nothing) == ([GLOBEX], [], [ACME], [])
     assert len(captured.captured_queries) == 1
     assert none.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_organizations_found_fresh_are_not_checked_again_until_they_are_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = LogtoBackend()
+    max_age = backend.organization_data_max_age
+    claims = {"sub": ALICE, "organizations": [ACME, GLOBEX], "organization_roles": []}
+    known(ACME)
+    known(GLOBEX)
+    assert backend.organizations_to_describe(claims) == []  # one query: both fresh
+
+    with CaptureQueriesContext(connection) as soon:
+        fresh = backend.organizations_to_describe(claims)
+    LogtoOrganization.objects.update(updated_at=timezone.now() - timedelta(seconds=max_age + 1))
+    due = time.time() + max_age + 1
+    monkeypatch.setattr(_memo, "time", SimpleNamespace(time=lambda: due))
+    with CaptureQueriesContext(connection) as later:
+        stale = backend.organizations_to_describe(claims)
+
+    assert (fresh, soon.captured_queries) == ([], [])
+    assert (stale, len(later.captured_queries)) == ([ACME, GLOBEX], 1)
 
 
 @pytest.mark.django_db
@@ -212,6 +237,7 @@ def test_a_returning_user_asks_userinfo_only_for_unknown_or_stale_organizations(
     LogtoOrganization.objects.filter(pk=ACME).update(
         updated_at=timezone.now() - timedelta(seconds=backend.organization_data_max_age + 1)
     )
+    _organization_data.fresh_lately.clear()  # as a process that did not find them fresh
     stale = backend.describe_organizations(claims, ask)
 
     assert (fresh, stale, asked) == ([], [ACME], ["userinfo"])
@@ -505,6 +531,7 @@ def test_a_rename_at_the_provider_shows_at_the_first_sync_once_the_data_is_due(
     unchanged = LogtoOrganization.objects.get(pk=ACME).name
     max_age = timedelta(seconds=LogtoBackend.organization_data_max_age + 1)
     LogtoOrganization.objects.update(updated_at=timezone.now() - max_age)
+    _organization_data.fresh_lately.clear()  # as a process that did not find them fresh
     assert after_interval(site).status_code == 200
 
     assert unchanged == "Acme"

@@ -76,6 +76,20 @@ def test_a_returning_users_sign_in_costs_at_most_six_queries_and_writes_only_the
     ], writes(captured)
 
 
+def test_a_sign_in_soon_after_another_checks_no_organization(
+    site: Site, private_provider: PrivateProvider
+) -> None:
+    for _ in range(2):  # created, then found its organizations fresh
+        sign_in(site, private_provider, "alice")
+        site.post("/logto/sign-out/")
+
+    captured = sign_in(site, private_provider, "alice")
+
+    # Django's login and the session index: the organizations were found fresh lately.
+    tables = [sql.split('"')[1] for sql in statements(captured)]
+    assert tables == ["logto_auth_logtoidentity", "auth_user", "logto_auth_logtosession"]
+
+
 def test_a_first_sign_in_costs_at_most_ten_queries(
     site: Site, private_provider: PrivateProvider
 ) -> None:
