@@ -88,8 +88,9 @@ def test_load_without_errors_and_with_the_expected_provider_calls(
     # The first token for the API in a session comes from the provider, then no more:
     # each user asks for pages in one session.
     assert ours["costs"]["page"]["provider"] == ours["users"]
-    # A bearer token costs one query (its user), no provider call, no session.
-    assert ours["costs"]["api"]["queries"] == ours["requests"]["api"]
+    # A bearer token costs no provider call and no session, and its user is read once per
+    # LOGTO['API_USER_MAX_AGE'] (5 s, longer than the window) in each of the 3 servers.
+    assert ours["costs"]["api"]["queries"] <= 3 * ours["users"] < ours["requests"]["api"]
     assert ours["costs"]["api"].get("redis", 0) == 0
     assert theirs["costs"]["api"]["provider"] == theirs["requests"]["api"]  # userinfo each time
 
