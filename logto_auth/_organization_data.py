@@ -87,27 +87,29 @@ def record_memberships(
     identity: LogtoIdentity, claims: dict[str, Any], *, created: bool = False
 ) -> None:
     """Record the organizations of ``claims`` and the identity's roles in each, writing only
-    what changed (one insert for an identity ``created`` now, which has none yet). Claims
-    without ``organizations`` and ``organization_roles`` (scopes not granted) change none."""
+    what changed: the memberships gone in one query, the new and changed ones in one
+    upsert (an identity ``created`` now has none to read). Claims without
+    ``organizations`` and ``organization_roles`` (scopes not granted) change none.
+
+    The upsert takes a membership another sign-in of the same user wrote meanwhile (the
+    first sign-ins of a new user in two browsers at once) instead of failing on it.
+    """
     if "organizations" not in claims and "organization_roles" not in claims:
         return
     memberships = {org: sorted(roles) for org, roles in organization_roles_of(claims).items()}
-    if created:
-        LogtoMembership.objects.bulk_create(
-            LogtoMembership(identity=identity, organization_id=org, roles=roles)
-            for org, roles in memberships.items()
-        )
-        return
-    held = {m.organization_id: m for m in identity.memberships.all()}
+    held = {} if created else {m.organization_id: m for m in identity.memberships.all()}
     gone = [m.pk for org, m in held.items() if org not in memberships]
     if gone:
         LogtoMembership.objects.filter(pk__in=gone).delete()
-    for organization, roles in memberships.items():
-        found = held.get(organization)
-        if found is None:
-            LogtoMembership.objects.create(
-                identity=identity, organization_id=organization, roles=roles
-            )
-        elif found.roles != roles:
-            found.roles = roles
-            found.save(update_fields=["roles"])
+    changed = [
+        LogtoMembership(identity=identity, organization_id=org, roles=roles)
+        for org, roles in memberships.items()
+        if org not in held or held[org].roles != roles
+    ]
+    if changed:
+        LogtoMembership.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["identity", "organization"],
+            update_fields=["roles"],
+        )

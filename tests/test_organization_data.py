@@ -194,6 +194,54 @@ def test_organizations_found_fresh_are_not_checked_again_until_they_are_due(
     assert (stale, len(later.captured_queries)) == ([ACME, GLOBEX], 1)
 
 
+def test_two_first_sign_ins_of_a_new_user_at_once_both_succeed(
+    wsgi_site: Site, private_provider: PrivateProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Site("wsgi")  # a second browser
+    first = private_provider.authorize(wsgi_site.sign_in_url(), "bob")
+    second = private_provider.authorize(other.sign_in_url(), "bob")
+    create = LogtoBackend.get_or_create_user
+    raced: list[Any] = []
+
+    def racing(self: LogtoBackend, claims: dict[str, Any]) -> Any:
+        found = create(self, claims)
+        if not raced:  # the first callback has just created bob: the second one runs now
+            raced.append(None)
+            raced.append(other.callback(second))
+        return found
+
+    monkeypatch.setattr(LogtoBackend, "get_or_create_user", racing)
+
+    assert wsgi_site.callback(first).status_code == 302
+    assert raced[1].status_code == 302
+    memberships = LogtoMembership.objects.filter(identity__sub=BOB)
+    assert list(memberships.values_list("organization_id", "roles")) == [(ACME, ["member"])]
+
+
+@pytest.mark.django_db
+def test_recording_memberships_another_sign_in_wrote_meanwhile_takes_them() -> None:
+    identity = LogtoIdentity.objects.create(user=get_user_model().objects.create(), sub=ALICE)
+    claims = {
+        "sub": ALICE,
+        "organizations": [ACME, GLOBEX],
+        "organization_roles": [f"{ACME}:admin", f"{GLOBEX}:member"],
+    }
+    _organization_data.record_memberships(identity, claims, created=True)  # the other one
+    # This sign-in read the memberships before the other one wrote them: none.
+    stale = LogtoIdentity.objects.get(pk=identity.pk)
+    stale._prefetched_objects_cache = {"memberships": LogtoMembership.objects.none()}  # type: ignore[attr-defined]
+
+    _organization_data.record_memberships(identity, claims, created=True)
+    _organization_data.record_memberships(
+        stale, {**claims, "organization_roles": [f"{ACME}:member", f"{GLOBEX}:member"]}
+    )
+
+    assert dict(identity.memberships.values_list("organization_id", "roles")) == {
+        ACME: ["member"],
+        GLOBEX: ["member"],
+    }
+
+
 @pytest.mark.django_db
 def test_sync_organizations_records_new_and_changed_ones_in_one_query() -> None:
     backend = LogtoBackend()
