@@ -23,7 +23,6 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.common import markdown_table  # noqa: E402
+from bench.common import interleaved, markdown_table, median_of  # noqa: E402
 from bench.load import NAMES as RP_NAMES  # noqa: E402
 from bench.load import Stack, children, stack  # noqa: E402
 
@@ -134,13 +133,7 @@ def measure(running: Stack, rp: str, total: int, concurrency: int) -> dict[str, 
 
 def report(rounds: list[dict[str, Any]], total: int, concurrency: int) -> list[str]:
     def median(rp: str, target: str, *keys: str) -> float:
-        values = []
-        for measured in rounds:
-            value: Any = measured[rp][target]
-            for key in keys:
-                value = value[key]
-            values.append(value)
-        return float(statistics.median(values))
+        return median_of(rounds, rp, target, *keys)
 
     targets = ("balancer", "gunicorn", "uvicorn")
     rates = []
@@ -192,15 +185,12 @@ def main() -> None:
     arguments = parser.parse_args()
     if not shutil.which("ab"):
         sys.exit("ab is missing: apt-get install apache2-utils")
-    rounds = []
+    sizes = (arguments.requests, arguments.concurrency)
     with (
         tempfile.TemporaryDirectory(prefix="logto-apicpu-") as directory,
         stack(Path(directory)) as running,
     ):
-        for number in range(arguments.rounds):
-            order = RPS if number % 2 == 0 else RPS[::-1]
-            sizes = (arguments.requests, arguments.concurrency)
-            rounds.append({rp: measure(running, rp, *sizes) for rp in order})
+        rounds = interleaved(arguments.rounds, RPS, lambda rp: measure(running, rp, *sizes))
     print("\n".join(report(rounds, arguments.requests, arguments.concurrency)))
 
 

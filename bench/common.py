@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -77,3 +78,25 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
     )
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return lines
+
+
+def interleaved(
+    rounds: int, rps: tuple[str, ...], measure: Callable[[str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``measure(rp)`` for each relying party, ``rounds`` times, every other round in the
+    reverse order (so that neither always goes first)."""
+    return [
+        {rp: measure(rp) for rp in (rps if number % 2 == 0 else rps[::-1])}
+        for number in range(rounds)
+    ]
+
+
+def median_of(rounds: list[dict[str, Any]], rp: str, *keys: str) -> float:
+    """The median over ``rounds`` of ``rp``'s figure at ``keys`` (``interleaved``'s rounds)."""
+    values = []
+    for measured in rounds:
+        value: Any = measured[rp]
+        for key in keys:
+            value = value[key]
+        values.append(value)
+    return float(statistics.median(values))

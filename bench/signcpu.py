@@ -15,7 +15,6 @@ Usage: .venv/bin/python bench/signcpu.py [--sign-ins 400] [--threads 4] [--round
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.apicpu import PATHS, cpu_seconds, processes  # noqa: E402
-from bench.common import markdown_table  # noqa: E402
+from bench.common import interleaved, markdown_table, median_of  # noqa: E402
 from bench.load import NAMES, Stack, stack  # noqa: E402
 
 RPS = ("logto", "mozilla")
@@ -79,23 +78,14 @@ def measure(running: Stack, rp: str, total: int, threads: int) -> dict[str, Any]
 
 
 def report(rounds: list[dict[str, Any]], total: int, threads: int) -> list[str]:
-    def median(rp: str, *keys: str) -> float:
-        values = []
-        for measured in rounds:
-            value: Any = measured[rp]
-            for key in keys:
-                value = value[key]
-            values.append(value)
-        return float(statistics.median(values))
-
     names = list(rounds[0]["logto"]["cpu_ms"])
     rows = []
     for rp in RPS:
-        spent = [median(rp, "cpu_ms", name) for name in names]
+        spent = [median_of(rounds, rp, "cpu_ms", name) for name in names]
         rows.append(
             [
                 NAMES[rp],
-                f"{median(rp, 'rate'):.1f}",
+                f"{median_of(rounds, rp, 'rate'):.1f}",
                 *(f"{value:.2f}" for value in spent),
                 f"{sum(spent):.2f}",
             ]
@@ -114,15 +104,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
-    rounds = []
+    sizes = (arguments.sign_ins, arguments.threads)
     with (
         tempfile.TemporaryDirectory(prefix="logto-signcpu-") as directory,
         stack(Path(directory)) as running,
     ):
-        for number in range(arguments.rounds):
-            order = RPS if number % 2 == 0 else RPS[::-1]
-            sizes = (arguments.sign_ins, arguments.threads)
-            rounds.append({rp: measure(running, rp, *sizes) for rp in order})
+        rounds = interleaved(arguments.rounds, RPS, lambda rp: measure(running, rp, *sizes))
     print("\n".join(report(rounds, arguments.sign_ins, arguments.threads)))
 
 
