@@ -2,8 +2,8 @@
 
 ``Memo``: what one process remembers for a while, shared by its threads. A bounded map whose
 entries each keep until their own deadline (``time.time()``), least recently used first
-out: the verified access tokens (``_tokens``) and the users of bearer tokens
-(``_api_users``).
+out: the verified access tokens (``_tokens``), the users of bearer tokens
+(``_api_users``) and the organizations found fresh (``_organization_data``).
 """
 
 from __future__ import annotations
