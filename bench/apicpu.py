@@ -27,7 +27,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,15 +85,38 @@ def processes(running: Stack) -> dict[str, list[int]]:
     }
 
 
-def access_token(running: Stack, rp: str) -> str:
-    """Sign alice in to ``rp`` as a browser does; the session's token for the demo API."""
-    sign_in, token_page, _ = PATHS[rp]
+def sign_in(running: Stack, rp: str) -> requests.Session:
+    """Sign alice in to ``rp`` as a new browser does (start, the provider's pages,
+    callback); return the browser, holding the session."""
     browser = requests.Session()
-    start = browser.get(running.origin + sign_in, allow_redirects=False)
+    start = browser.get(running.origin + PATHS[rp][0], allow_redirects=False)
     back = running.provider.authorize(start.headers["Location"], "alice", http=requests.Session())
-    assert browser.get(back, allow_redirects=False).status_code == 302, "sign-in failed"
-    token: str = browser.get(running.origin + token_page).json()["access_token"]
+    done = browser.get(back, allow_redirects=False)
+    if done.status_code != 302:
+        raise RuntimeError(f"sign-in failed: {done.status_code} {done.text[:300]}")
+    return browser
+
+
+def access_token(running: Stack, rp: str) -> str:
+    """Sign alice in to ``rp``; the session's token for the demo API."""
+    token: str = sign_in(running, rp).get(running.origin + PATHS[rp][1]).json()["access_token"]
     return token
+
+
+def on_a_stack(
+    name: str,
+    rounds: int,
+    rps: tuple[str, ...],
+    measure: Callable[..., dict[str, Any]],
+    *sizes: int,
+) -> list[dict[str, Any]]:
+    """``measure(running, rp, *sizes)`` for each relying party in ``rounds`` interleaved
+    rounds, on one new stack."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"logto-{name}-") as directory,
+        stack(Path(directory)) as running,
+    ):
+        return interleaved(rounds, rps, lambda rp: measure(running, rp, *sizes))
 
 
 def hammer(url: str, token: str, total: int, concurrency: int) -> float:
@@ -186,11 +212,9 @@ def main() -> None:
     if not shutil.which("ab"):
         sys.exit("ab is missing: apt-get install apache2-utils")
     sizes = (arguments.requests, arguments.concurrency)
-    with (
-        tempfile.TemporaryDirectory(prefix="logto-apicpu-") as directory,
-        stack(Path(directory)) as running,
-    ):
-        rounds = interleaved(arguments.rounds, RPS, lambda rp: measure(running, rp, *sizes))
+    rounds = on_a_stack(
+        "apicpu", arguments.rounds, RPS, lambda running, rp: measure(running, rp, *sizes)
+    )
     print("\n".join(report(rounds, arguments.requests, arguments.concurrency)))
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,24 +24,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
 
-from bench.apicpu import PATHS, cpu_seconds, processes  # noqa: E402
-from bench.common import interleaved, markdown_table, median_of  # noqa: E402
-from bench.load import NAMES, Stack, stack  # noqa: E402
+from bench.apicpu import cpu_seconds, on_a_stack, processes, sign_in  # noqa: E402
+from bench.common import markdown_table, median_of  # noqa: E402
+from bench.load import NAMES, Stack  # noqa: E402
 
 RPS = ("logto", "mozilla")
 WARM_UP = 40
-
-
-def sign_in(running: Stack, rp: str) -> None:
-    """One sign-in of alice by a new browser: start, the provider's pages, callback."""
-    browser, at_provider = requests.Session(), requests.Session()
-    start = browser.get(running.origin + PATHS[rp][0], allow_redirects=False)
-    back = running.provider.authorize(start.headers["Location"], "alice", http=at_provider)
-    done = browser.get(back, allow_redirects=False)
-    if done.status_code != 302:
-        raise RuntimeError(f"sign-in failed: {done.status_code} {done.text[:300]}")
 
 
 def sign_ins(running: Stack, rp: str, total: int, threads: int) -> None:
@@ -105,11 +93,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
     sizes = (arguments.sign_ins, arguments.threads)
-    with (
-        tempfile.TemporaryDirectory(prefix="logto-signcpu-") as directory,
-        stack(Path(directory)) as running,
-    ):
-        rounds = interleaved(arguments.rounds, RPS, lambda rp: measure(running, rp, *sizes))
+    rounds = on_a_stack(
+        "signcpu", arguments.rounds, RPS, lambda running, rp: measure(running, rp, *sizes)
+    )
     print("\n".join(report(rounds, arguments.sign_ins, arguments.threads)))
 
 

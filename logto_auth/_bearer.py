@@ -317,7 +317,7 @@ def user_for(token: LogtoToken, *, create: bool = False) -> AbstractBaseUser | A
     """
     if token.is_machine:
         return AnonymousUser()
-    recalled = recalled_user(token)
+    recalled = _api_users.recalled(token.sub)
     if recalled is not None:
         return recalled
     backend = logto_backend()

@@ -152,6 +152,25 @@ def test_the_first_api_token_costs_one_provider_call_and_at_most_two_queries(
     assert len(statements(captured)) <= 2, statements(captured)
 
 
+def test_a_burst_of_api_calls_with_a_real_token_reads_the_user_once(
+    site: Site, private_provider: PrivateProvider
+) -> None:
+    sign_in(site, private_provider, "alice")
+    bearer = {"Authorization": f"Bearer {site.access_token(API)}"}
+    client = Site(site.kind)  # an API client: the token, no cookie
+    calls = private_provider.calls()
+
+    counted = []
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/drf/me/", headers=bearer)
+        assert response.json()["username"] == "alice"
+        counted.append(len(statements(captured)))
+
+    assert counted == [1, 0, 0]  # the token's user, then LOGTO['API_USER_MAX_AGE'] holds it
+    assert private_provider.calls() == calls
+
+
 def test_an_organization_page_costs_one_provider_call_per_switch_then_none(
     site: Site, private_provider: PrivateProvider, settings: Any, cache_calls: list[str]
 ) -> None:
