@@ -1,9 +1,13 @@
-"""What running one SDK coroutine costs, on a coroutine that does nothing but yield once,
-so that only the bridge is measured, rounds interleaved. From sync code: asgiref's
-``async_to_sync`` (a new thread, event loop and executor per call, as before 0.3) against
-the process's one loop thread (``_http.pool``). From async code: awaiting it on the
-server's own loop against the hop to the pool's loop (where the process's one keep-alive
-HTTP session lives, so ASGI requests take this hop).
+"""What one SDK token request costs the calling process, from sync code: CPU and wall time
+per refresh-token request, three ways, rounds interleaved, against a local HTTP server (in
+a process of its own) that answers at once, so that only the client's side is measured:
+
+- the SDK's own ``OidcCore`` through asgiref's ``async_to_sync`` (a thread, an event loop
+  and an ``aiohttp`` session, so a connection, per call: the SDK used plainly);
+- one ``aiohttp`` keep-alive session on an event loop in a thread of its own, which sync
+  code waits for (how django-logto sent them before 0.4);
+- django-logto: ``_sdk._run`` on ``_PooledOidcCore``, the coroutine run to its end in the
+  calling thread, on a kept connection (``_http.send``).
 
 Usage: .venv/bin/python bench/bridge.py [ROUNDS] [CALLS]
 """
@@ -13,70 +17,117 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
+import aiohttp  # noqa: E402
 import django  # noqa: E402
 
 django.setup()
 
 from asgiref.sync import async_to_sync  # noqa: E402
+from logto.OidcCore import OidcCore  # noqa: E402
 
-from logto_auth._http import _Pool  # noqa: E402
+from logto_auth import _sdk  # noqa: E402
+from tests.test_http import core_at  # noqa: E402
+
+SERVER = (
+    "import sys, django\n"
+    "django.setup()\n"
+    "from tests.test_http import ScriptedServer\n"
+    "server = ScriptedServer()\n"
+    "print(server.url, flush=True)\n"
+    "sys.stdin.read()\n"
+)
+ARGS = ("app", "secret", "refresh-1", "http://127.0.0.1:8000/api")
 
 
-async def nothing() -> int:
-    await asyncio.sleep(0)
-    return 1
+class LoopThread:
+    """The former design: one loop in a daemon thread, one keep-alive session on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def _post(self, url: str, data: dict[str, str]) -> Any:
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
+        async with asyncio.timeout(5), self.session.post(url, data=data) as answer:
+            return await answer.json()
+
+    def post(self, url: str, data: dict[str, str]) -> Any:
+        return asyncio.run_coroutine_threadsafe(self._post(url, data), self.loop).result()
+
+    def close(self) -> None:
+        if self.session is not None:
+            asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result()
 
 
-def per_call(calls: int, run: object) -> float:
-    """Microseconds per call of ``run(nothing)``."""
-    started = time.perf_counter()
+def per_call(calls: int, call: Any) -> tuple[float, float]:
+    """CPU and wall microseconds per ``call()``."""
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(calls):
-        run(nothing)  # type: ignore[operator]
-    return (time.perf_counter() - started) / calls * 1e6
-
-
-async def aper_call(calls: int, hop: bool, pool: _Pool) -> float:
-    """Microseconds per call of ``nothing`` awaited here, or on the pool's loop."""
-    started = time.perf_counter()
-    for _ in range(calls):
-        if hop:
-            await pool.arun(nothing())
-        else:
-            await nothing()
-    return (time.perf_counter() - started) / calls * 1e6
+        call()
+    return (
+        (time.process_time() - cpu) / calls * 1e6,
+        (time.perf_counter() - wall) / calls * 1e6,
+    )
 
 
 def main(rounds: int = 5, calls: int = 300) -> dict[str, float]:
-    pool = _Pool()
-    bridges = {
-        "async_to_sync": lambda f: async_to_sync(f)(),
-        "SDK loop thread": lambda f: pool.run(f()),
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    url = server.stdout.readline().decode().strip()
+    try:
+        ours = core_at(SimpleNamespace(url=url))  # type: ignore[arg-type]
+        plain = OidcCore(ours.metadata)
+        loop = LoopThread()
+        names = ("client_id", "client_secret", "refresh_token", "resource")
+        data = {"grant_type": "refresh_token", **dict(zip(names, ARGS, strict=True))}
+        ways: dict[str, Callable[[], Any]] = {
+            "SDK plainly (async_to_sync)": lambda: async_to_sync(plain.fetchTokenByRefreshToken)(
+                *ARGS
+            ),
+            "loop thread + aiohttp session": lambda: loop.post(ours.metadata.token_endpoint, data),
+            "django-logto (inline, kept)": lambda: _sdk._run(ours.fetchTokenByRefreshToken, *ARGS),
+        }
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+        for way in ways.values():
+            way()  # warm: imports, connections
+        for _ in range(rounds):
+            for name, way in ways.items():
+                times[name].append(per_call(calls, way))
+        loop.close()
+    finally:
+        server.terminate()
+    medians = {
+        name: (statistics.median(c for c, _ in got), statistics.median(w for _, w in got))
+        for name, got in times.items()
     }
-    times: dict[str, list[float]] = {name: [] for name in [*bridges, "awaited", "hop"]}
-    for _ in range(rounds):
-        for name, run in bridges.items():
-            times[name].append(per_call(calls, run))
-        times["awaited"].append(asyncio.run(aper_call(calls, False, pool)))
-        times["hop"].append(asyncio.run(aper_call(calls, True, pool)))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    ratio = medians["async_to_sync"] / medians["SDK loop thread"]
-    print(f"Running a coroutine from sync code, median of {rounds} rounds of {calls} calls:")
-    for name in bridges:
-        print(f"  {name:<16} {medians[name]:8.1f} us per call")
-    print(f"  the SDK loop thread is {ratio:.1f}x faster (target >= 2)")
-    print("From async code:")
-    print(f"  {'awaited on the server loop':<34} {medians['awaited']:8.1f} us per call")
-    print(f"  {'on the pool loop (one session)':<34} {medians['hop']:8.1f} us per call")
-    print(f"  the hop costs {medians['hop'] - medians['awaited']:.1f} us per SDK call")
-    return {**medians, "ratio": ratio}
+    ours_cpu = medians["django-logto (inline, kept)"][0]
+    print(f"One token request from sync code, medians of {rounds} rounds of {calls} calls:")
+    for name, (cpu, wall) in medians.items():
+        print(f"  {name:<32} {cpu:7.1f} us CPU {wall:7.1f} us wall  {cpu / ours_cpu:4.1f}x ours")
+    return {name: cpu for name, (cpu, _) in medians.items()}
 
 
 if __name__ == "__main__":

@@ -1,20 +1,20 @@
 """What each request costs, in response headers: database queries, Redis commands and
 requests to the provider (``X-Bench-Queries``, ``X-Bench-Redis``, ``X-Bench-Provider``).
 
-For the load test only (``bench/settings.py``): it patches redis-py, urllib, aiohttp and
-requests in the server process to count their calls for the request under way.
+For the load test only (``bench/settings.py``): it patches redis-py, ``http.client`` (what
+django-logto's calls and urllib's go through) and requests (mozilla-django-oidc's) in the
+server process to count their calls for the request under way.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import urllib.request
+import http.client
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import redis
 import requests
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -66,8 +66,7 @@ def install() -> None:
         return
     redis.Redis.execute_command = _counting("redis", redis.Redis.execute_command)  # type: ignore[method-assign]
     redis.client.Pipeline.execute = _pipeline_execute(redis.client.Pipeline.execute)  # type: ignore[method-assign]
-    urllib.request.urlopen = _counting("provider", urllib.request.urlopen)
-    aiohttp.ClientSession._request = _counting_async("provider", aiohttp.ClientSession._request)  # type: ignore[method-assign]
+    http.client.HTTPConnection.request = _counting("provider", http.client.HTTPConnection.request)  # type: ignore[method-assign]
     requests.Session.request = _counting("provider", requests.Session.request)  # type: ignore[method-assign]
 
 

@@ -2,46 +2,53 @@
 
 Every HTTP call to the provider: one timeout, one error mapping, one connection pool.
 
-The pool (``pool``) is one event loop per process, in a daemon thread, and on it one
-``aiohttp`` session whose connections to the provider are kept alive between calls: the
-SDK's token requests (``_sdk.py``) and the calls of a sign-in made here share them, so a
-steady-state token request opens no TCP (and no TLS) connection, makes no thread, no
-event loop and no HTTP session. Sync code waits for the loop (``pool.run``), async code
-awaits it (``pool.arun``); after a fork the child starts its own loop and session, and the
-session is closed at interpreter exit.
+The pool (``pool``) keeps each process's connections to the provider open between calls
+and shares them among its threads: a call takes an idle connection (or opens one), sends
+its request in the calling thread and gives the connection back. So a steady-state token
+request opens no TCP (and no TLS) connection and makes no thread, event loop or session:
+it costs what one request and its answer cost. Sync code calls it directly; async code
+through ``sync_to_async`` (a thread that is not the one of the database). After a fork
+the child starts with no connection (the parent's are closed before it), and the
+connections are closed at interpreter exit. Each call, connecting included, ends within
+``LOGTO['TIMEOUT']``: every wait on the socket is given what is left of it.
 
 An idle connection is kept ``KEEPALIVE_TIMEOUT`` seconds, less than the 5 s after which
-Node's HTTP server (Logto's and the dev provider's) closes it: a request written on a
-connection the server is closing fails with ``ServerDisconnectedError``. ``aiohttp``
-retries such a failure once for idempotent requests (GET: discovery, keys, userinfo), never
-for a POST: a token request may have been processed before the connection broke, and
-repeating it would replay an authorization code (the provider then revokes the tokens it
-issued for it) or a refresh token that has meanwhile been rotated. A POST that meets a
-closing connection fails like any unreachable provider (``ProviderUnavailable``).
+Node's HTTP server (Logto's and the dev provider's) closes it, and is not used again if
+the provider closed it meanwhile. A request written on a connection that the server is
+closing fails (``RemoteDisconnected``): a GET (discovery, keys, userinfo) is then sent
+once more on a new connection, never a POST: a token request may have been processed
+before the connection broke, and repeating it would replay an authorization code (the
+provider then revokes the tokens it issued for it) or a refresh token that has meanwhile
+been rotated. A POST that meets a closing connection fails like any unreachable provider
+(``ProviderUnavailable``).
 
+``send`` is the one request (the SDK's token and userinfo requests, ``_sdk.py``);
 ``fetch_json`` serves the calls of a sign-in (discovery, keys, userinfo, revocation,
-introspection) through the pool and raises a ``LogtoError`` for anything but a 2xx JSON
-answer; ``exchange`` serves ``manage.py logto_check`` (urllib, a connection per call),
-which needs to see the provider's refusals (status, headers, body, redirect) rather than
-have them mapped away. ``map_error`` is applied to the SDK's calls as well (``_sdk.py``).
+introspection) and raises a ``LogtoError`` for anything but a 2xx JSON answer; ``exchange``
+serves ``manage.py logto_check`` (urllib, a connection per call), which needs to see the
+provider's refusals (status, headers, body, redirect) rather than have them mapped away.
+``map_error`` is applied to the SDK's calls as well (``_sdk.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import contextlib
+import functools
+import http.client
+import io
 import json
 import logging
 import os
+import select
+import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import jwt
 import pydantic
 from django.utils.translation import gettext_lazy as _
@@ -51,19 +58,20 @@ from logto_auth.conf import logto_settings
 from logto_auth.exceptions import LogtoError, ProviderError, ProviderUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Coroutine
+    import socket
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 #: Seconds an idle connection to the provider is kept for the next call: below Node's
 #: default ``keepAliveTimeout`` (5 s; Logto runs on Node), so that we drop an idle
 #: connection before the server does rather than write a request on it as it closes.
 KEEPALIVE_TIMEOUT = 4.0
+#: The largest answer read from the provider (its discovery and keys are a few kB).
+MAX_ANSWER = 1024 * 1024
 
 
 def map_error(error: BaseException) -> LogtoError:
-    """Return the ``LogtoError`` for a failed provider call (either HTTP stack)."""
+    """Return the ``LogtoError`` for a failed provider call."""
     if isinstance(error, LogtoError):
         return error
     if isinstance(error, TimeoutError):
@@ -72,7 +80,7 @@ def map_error(error: BaseException) -> LogtoError:
     if isinstance(error, urllib.error.HTTPError):
         logger.warning("Provider answered %s for %s", error.code, error.url)
         return ProviderError(_("The sign-in service answered HTTP %(status)s."), status=error.code)
-    if isinstance(error, urllib.error.URLError | ConnectionError | aiohttp.ClientConnectionError):
+    if isinstance(error, urllib.error.URLError | OSError):
         logger.warning("Provider unreachable: %s", error)
         return ProviderUnavailable(_("The sign-in service could not be reached."))
     logger.warning("Unexpected answer from the provider: %r", error)
@@ -83,84 +91,96 @@ def map_error(error: BaseException) -> LogtoError:
 PROVIDER_FAILURES = (
     TimeoutError,
     OSError,
-    aiohttp.ClientError,
+    http.client.HTTPException,
     pydantic.ValidationError,
     jwt.PyJWTError,
     ValueError,
 )
+# Failures of a request written on a kept connection that the server closed meanwhile.
+CLOSED_UNDER_US = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class _Until(io.RawIOBase):
+    """A socket's reads, each given what is left until ``deadline`` (so an answer that
+    trickles in cannot outlast it)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_left(self._deadline))
+        return self._sock.recv_into(buffer)
+
+
+class _Answer(http.client.HTTPResponse):
+    """An ``HTTPResponse`` read within ``deadline``."""
+
+    def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()  # the socket's own reader: ours replaces it
+        self.fp = io.BufferedReader(_Until(sock, deadline))
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("LOGTO['TIMEOUT'] passed")
+    return left
+
+
+Origin = tuple[str, str, int]
 
 
 class _Pool:
-    """One event loop per process, in a daemon thread, with one keep-alive ``aiohttp``
-    session on it for every call to the provider: a call makes no thread, no event loop,
-    no session and (mostly) no connection of its own. Started at the first call, and
-    again after a fork."""
+    """The process's idle connections to the provider, by origin, shared by its threads:
+    each call takes one (or opens one) and gives it back when its answer is read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._pid = 0
-        # A parent's open session, inherited by a fork it could not close first: never
-        # used, closed or collected here (its sockets and loop are the parent's).
-        self._inherited: list[aiohttp.ClientSession] = []
+        self._idle: dict[Origin, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self._pid = os.getpid()
 
-    def loop(self) -> asyncio.AbstractEventLoop:
+    def take(self, origin: Origin) -> http.client.HTTPConnection | None:
+        """The most recently used idle connection to ``origin`` still open, or ``None``."""
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                if self._session is not None and not self._session.closed:
-                    self._inherited.append(self._session)
-                self._session = None
-                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
-                self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="logto-sdk", daemon=True
-                )
-                self._thread.start()
-            return self._loop
+            if self._pid != os.getpid():  # a fork the hook missed: the parent's are not ours
+                self._idle, self._pid = {}, os.getpid()
+            idle = self._idle.get(origin, [])
+            while idle:
+                connection, since = idle.pop()
+                if time.monotonic() - since < KEEPALIVE_TIMEOUT and _open(connection):
+                    return connection
+                connection.close()
+        return None
 
-    def session(self) -> aiohttp.ClientSession | None:
-        """The pool's session, when called on the pool's loop; else ``None``."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-        if running is not self._loop or self._pid != os.getpid():
-            return None
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_TIMEOUT)
-            # No timeout of its own: every call is bounded by LOGTO['TIMEOUT'] as a whole.
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=None)
-            )
-        return self._session
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the loop and wait for it (it bounds its own time)."""
-        loop = self.loop()
-        if threading.current_thread() is self._thread:
-            coroutine.close()
-            raise RuntimeError("A blocking provider call on the provider's own loop.")
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
-
-    async def arun(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Await ``coroutine`` run on the loop, from another event loop (or this one)."""
-        loop = self.loop()
-        if asyncio.get_running_loop() is loop:
-            return await coroutine
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
+    def give(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._idle.setdefault(origin, []).append((connection, time.monotonic()))
 
     def close(self) -> None:
-        """Close the session and its connections: at interpreter exit, and before a fork
-        (a child must not share them, and then inherits a closed session, nothing to leak).
-        """
-        loop, session = self._loop, self._session
-        if loop is None or session is None or self._pid != os.getpid() or not loop.is_running():
-            return
-        if threading.current_thread() is self._thread:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
+        """Close the idle connections: at interpreter exit, and before a fork (a child
+        must not share them)."""
+        with self._lock:
+            for idle in self._idle.values():
+                for connection, _since in idle:
+                    connection.close()
+            self._idle = {}
+
+
+def _open(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection is still open: nothing to read on it (the server's close,
+    or anything it sent unasked, makes it readable)."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    if hasattr(select, "poll"):  # any descriptor, where select() stops at 1024
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
+    return not select.select([sock], [], [], 0)[0]
 
 
 pool = _Pool()
@@ -169,29 +189,87 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
     os.register_at_fork(before=pool.close)
 
 
-@contextlib.asynccontextmanager
-async def provider_session() -> AsyncIterator[aiohttp.ClientSession]:
-    """The pool's session on the pool's loop; elsewhere, a session for this call only."""
-    shared = pool.session()
-    if shared is not None:
-        yield shared
-        return
-    async with aiohttp.ClientSession() as own:
-        yield own
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once per process."""
+    return ssl.create_default_context()
 
 
-async def _fetch(url: str, body: bytes | None, headers: dict[str, str]) -> bytes:
-    async with asyncio.timeout(logto_settings.timeout), provider_session() as session:
-        method = "GET" if body is None else "POST"
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-        async with session.request(method, url, data=body, headers=headers) as response:
-            if not 200 <= response.status < 300:
-                logger.warning("Provider answered %s for %s", response.status, url)
-                raise ProviderError(
-                    _("The sign-in service answered HTTP %(status)s."), status=response.status
-                )
-            return await response.read()
+def _connection(origin: Origin, deadline: float) -> http.client.HTTPConnection:
+    """A new connection to ``origin`` (it connects when it sends, within ``deadline``)."""
+    scheme, host, port = origin
+    if scheme == "https":
+        return http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=_tls())
+    return http.client.HTTPConnection(host, port, timeout=_left(deadline))
+
+
+def _origin(url: str) -> tuple[Origin, str]:
+    """The origin of ``url`` (HTTP or HTTPS only) and the request target."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s"), url=url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (parts.scheme, parts.hostname, port), target
+
+
+@sensitive_variables()
+def send(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """Send one request to the provider on a kept connection, within ``LOGTO['TIMEOUT']``;
+    return the status and the body of its answer (any status; redirects are not followed).
+
+    Raise ``TimeoutError``, ``OSError`` or ``http.client.HTTPException`` when no answer
+    came (``map_error`` maps them), ``ProviderError`` for an answer over ``MAX_ANSWER``.
+    """
+    deadline = time.monotonic() + logto_settings.timeout
+    origin, target = _origin(url)
+    headers = {"Accept": "application/json", **(headers or {})}
+    if body is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    request = (method, target, body, headers)
+    kept = pool.take(origin)
+    try:
+        return _exchange(origin, kept or _connection(origin, deadline), request, deadline)
+    except CLOSED_UNDER_US:
+        if kept is None or method != "GET":
+            raise
+    # The server closed the kept connection as we wrote: a GET once more, on a new one.
+    return _exchange(origin, _connection(origin, deadline), request, deadline)
+
+
+def _exchange(
+    origin: Origin,
+    connection: http.client.HTTPConnection,
+    request: tuple[str, str, bytes | None, dict[str, str]],
+    deadline: float,
+) -> tuple[int, bytes]:
+    """Send ``request`` on ``connection``, read the answer, keep the connection if it may
+    serve again (else close it)."""
+    method, target, body, headers = request
+    try:
+        if connection.sock is not None:
+            connection.sock.settimeout(_left(deadline))
+        else:
+            connection.timeout = _left(deadline)  # connecting
+        connection.response_class = lambda *args, **kwargs: _Answer(  # type: ignore[assignment]
+            *args, deadline=deadline, **kwargs
+        )
+        connection.request(method, target, body=body, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read(MAX_ANSWER + 1)
+    except BaseException:
+        connection.close()
+        raise
+    if len(data) > MAX_ANSWER:
+        connection.close()
+        raise ProviderError(_("The sign-in service sent an answer too large to read."))
+    if answer.will_close or not answer.isclosed():
+        connection.close()
+    else:
+        pool.give(origin, connection)
+    return answer.status, data
 
 
 def _prepared(
@@ -214,13 +292,17 @@ def fetch_json(
 ) -> Any:
     """GET (or POST ``data``) ``url`` within the configured timeout and return its JSON.
 
-    Through the pool: call it from sync code (async code through ``sync_to_async``).
+    From async code, call it through ``sync_to_async``.
 
     With ``expect_json=False`` the body is ignored and ``None`` returned.
     """
     body, all_headers = _prepared(url, data, headers)
     try:
-        answer = pool.run(_fetch(url, body, all_headers))
+        method = "GET" if body is None else "POST"
+        status, answer = send(method, url, body=body, headers=all_headers)
+        if not 200 <= status < 300:
+            logger.warning("Provider answered %s for %s", status, url)
+            raise ProviderError(_("The sign-in service answered HTTP %(status)s."), status=status)
         return json.loads(answer) if expect_json else None
     except PROVIDER_FAILURES as error:
         raise map_error(error) from error

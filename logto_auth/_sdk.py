@@ -4,16 +4,17 @@ The only module that imports the ``logto`` SDK.
 
 A client per call, on our storage, over the provider metadata that ``_provider.py``
 caches (no discovery fetch per client). Every ID token is validated strictly before
-anything is stored; each SDK coroutine is bounded by ``LOGTO['TIMEOUT']`` (connecting
-included), run on the process's one event loop (``_http.pool``), waited for from sync code
-and awaited from async code, and every SDK, aiohttp, PyJWT and pydantic error becomes a
-``LogtoError`` by one mapping (``_mapped_errors``).
-The session is loaded before the SDK runs (``SessionStorage`` in sync code, ``aload`` in
-async code), so nothing inside its coroutines touches the database.
+anything is stored, and every SDK, HTTP, PyJWT and pydantic error becomes a ``LogtoError``
+by one mapping (``_mapped_errors``).
 
-The SDK's token and userinfo requests go through the pool's one keep-alive session per
-process (``_PooledOidcCore``), never retried (``_http.py`` says why); what a refusal means
-is ``_errors.refusal_error``'s to say.
+The SDK's token and userinfo requests go through the process's kept connections
+(``_PooledOidcCore`` over ``_http.send``: each within ``LOGTO['TIMEOUT']``, never retried,
+``_http.py`` says why); what a refusal means is ``_errors.refusal_error``'s to say. So
+nothing in the SDK's coroutines waits on an event loop: each runs to its end in the
+calling thread (``_run``), with no loop, thread or HTTP session of its own; async code
+runs it in a worker thread (``arefresh``). The session is loaded before the SDK runs
+(``SessionStorage`` in sync code, ``aload`` in async code), so nothing inside its
+coroutines touches the database.
 
 The SDK is used through its public API (``signIn``, ``handleSignInCallback``,
 ``getAccessToken``, ``signOut``, ``getOidcCore``, ``OidcCore``) except for what
@@ -24,10 +25,11 @@ that changes one fails a named test rather than a sign-in.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
 import logging
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pydantic
@@ -42,7 +44,7 @@ from logto.OidcCore import OidcCore
 from logto.utilities import OrganizationUrnPrefix, buildOrganizationUrn, removeFalsyKeys
 
 from logto_auth import _errors
-from logto_auth._http import PROVIDER_FAILURES, map_error, pool, provider_session
+from logto_auth._http import PROVIDER_FAILURES, map_error, send
 from logto_auth._provider import provider
 from logto_auth._tokens import validate_id_token
 from logto_auth.conf import logto_settings
@@ -50,7 +52,7 @@ from logto_auth.exceptions import LogtoError, ProviderError
 from logto_auth.storage import DictStorage, SessionStorage
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Callable, Coroutine, Iterator
 
 
 logger = logging.getLogger(__name__)
@@ -115,18 +117,24 @@ def _config() -> LogtoConfig:
 
 
 class _PooledOidcCore(OidcCore):  # type: ignore[misc]
-    """``OidcCore`` whose requests go through the pool's keep-alive session.
+    """``OidcCore`` whose requests go through the process's kept connections, in the
+    calling thread: its coroutines never wait on a loop.
 
     The SDK's own open an ``aiohttp.ClientSession`` (and so a TCP and TLS connection) per
     request. These send the same requests and raise the same ``LogtoException`` (the
     response body) for anything but a 200, so that ``_mapped_errors`` maps alike.
     """
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
-        async with provider_session() as session, session.request(method, url, **kwargs) as resp:
-            if resp.status != 200:
-                raise LogtoException(await resp.text())
-            return await resp.json()
+    async def _send(
+        self, method: str, url: str, data: dict[str, str | None] | None = None, **kwargs: Any
+    ) -> Any:
+        # A public application has no secret: the parameter is left out, not sent as "None".
+        form = {name: value for name, value in (data or {}).items() if value is not None}
+        body = urllib.parse.urlencode(form).encode() if data is not None else None
+        status, answer = send(method, url, body=body, **kwargs)
+        if status != 200:
+            raise LogtoException(answer.decode("utf-8", "replace"))
+        return json.loads(answer)
 
     @sensitive_variables()
     async def fetchTokenByCode(
@@ -213,22 +221,14 @@ class _Client(LogtoClient):  # type: ignore[misc]
             # The SDK would "succeed" without any identity at all.
             raise ProviderError(_("The sign-in service returned no ID token."))
         if id_token is not None:
-            # Not thread-sensitive: no database, and the thread that waits for this loop
-            # may be the one a thread-sensitive call would need.
-            validate = sync_to_async(validate_id_token, thread_sensitive=False)
             previous = self.storage.get("idToken") if self._nonce is None else None
-            await validate(id_token, nonce=self._nonce, replacing=previous)
+            validate_id_token(id_token, nonce=self._nonce, replacing=previous)
             self.storage.set("idToken", id_token)
         if tokenResponse.refresh_token is not None:
             self.storage.set("refreshToken", tokenResponse.refresh_token)
         store_access_token(
             self.storage, resource, tokenResponse.access_token, tokenResponse.expires_in
         )
-
-
-async def _bounded(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    async with asyncio.timeout(logto_settings.timeout):
-        return await call(*args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -246,20 +246,22 @@ def _mapped_errors() -> Iterator[None]:
         raise map_error(error) from error
 
 
-def _run(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run an SDK coroutine from sync code, bounded by the timeout, errors mapped."""
-    with _mapped_errors():
-        return pool.run(_bounded(call, *args, **kwargs))
+def _run(call: Callable[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run an SDK coroutine to its end in this thread, errors mapped.
 
-
-async def _arun(call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Await an SDK coroutine from async code, bounded by the timeout, errors mapped.
-
-    It runs on the pool's loop too, where the pool's session lives: one session per
-    process, whichever loop serves the request.
+    With ``_Client`` and ``_PooledOidcCore`` it awaits nothing that suspends (its I/O is
+    ``_http.send``'s, in this thread); one that did would be an SDK release this module
+    does not know (``tests/test_sdk_contract.py`` runs each call the site makes).
     """
+    coroutine = call(*args, **kwargs)
     with _mapped_errors():
-        return await pool.arun(_bounded(call, *args, **kwargs))
+        try:
+            coroutine.send(None)
+        except StopIteration as finished:
+            result: T = finished.value
+            return result
+    coroutine.close()
+    raise RuntimeError(f"The logto SDK's {call.__qualname__} waited on an event loop.")
 
 
 @sensitive_variables()
@@ -283,13 +285,15 @@ def refresh(storage: SessionStorage, resource: str) -> str | None:
     return token
 
 
+# From async code: in a worker thread (the request blocks it), not the database's thread
+# (it needs no database: the session is loaded).
+_refresh_in_a_thread = sync_to_async(refresh, thread_sensitive=False)
+
+
 @sensitive_variables()
 async def arefresh(storage: SessionStorage, resource: str) -> str | None:
-    """Like ``refresh``, from async code (the SDK's request is awaited on this loop)."""
-    _drop_access_token(storage, resource)
-    # Building a client reads the provider metadata, cached or fetched: blocking I/O.
-    client = await sync_to_async(_Client)(storage)
-    token: str | None = await _arun(client.getAccessToken, resource)
+    """Like ``refresh``, from async code."""
+    token: str | None = await _refresh_in_a_thread(storage, resource)
     return token
 
 

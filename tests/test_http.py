@@ -1,11 +1,12 @@
 """The connection pool (``_http.pool``): every provider call of a process, the SDK's token
-requests included, goes through one keep-alive session, within ``LOGTO['TIMEOUT']``, and
-a token request is never sent twice. The unit tests talk to a scripted HTTP server on a
-local socket; the integration tests count the dev provider's TCP connections."""
+requests included, goes out on the process's kept connections, within
+``LOGTO['TIMEOUT']``, and a token request is never sent twice. The unit tests talk to a
+scripted HTTP server on a local socket; the integration tests count the dev provider's TCP
+connections."""
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ from logto.models.oidc import OidcProviderMetadata
 
 from logto_auth import _http, _sdk
 from logto_auth._provider import provider
-from logto_auth.exceptions import ProviderUnavailable
+from logto_auth.exceptions import ProviderError, ProviderUnavailable
 from tests.conftest import Site
 from tests.devprovider import ROOT, TEST_CLIENT_ORIGIN, DevProvider
 
@@ -33,7 +34,8 @@ TOKENS = {"access_token": "access-1", "token_type": "Bearer", "expires_in": 3600
 class ScriptedServer:
     """An HTTP/1.1 server that keeps connections alive and meets each request, in arrival
     order, with the next action of its script: ``ok`` (a 200 JSON answer), ``drop`` (close
-    the connection without answering) or ``hang`` (never answer)."""
+    the connection without answering), ``hang`` (never answer), ``trickle`` (the answer a
+    byte every 0.1 s) or ``huge`` (a 2 MB answer)."""
 
     def __init__(self, *script: str) -> None:
         self.script = list(script)
@@ -77,12 +79,23 @@ class ScriptedServer:
                     return
                 if action == "hang":
                     return  # the connection stays open, unanswered (closed by close())
-                body = json.dumps({**TOKENS, "sub": "alice0k7x2qm"}).encode()
+                if action == "hang-briefly":  # so that requests at once overlap
+                    time.sleep(0.3)
+                fields = {**TOKENS, "sub": "alice0k7x2qm"}
+                if action == "huge":
+                    fields["padding"] = "x" * 2_000_000
+                body = json.dumps(fields).encode()
                 head = (
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
                 )
-                conn.sendall(head.encode() + body)
+                answer = head.encode() + body
+                if action == "trickle":
+                    for byte in answer:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.1)
+                else:
+                    conn.sendall(answer)
         except OSError:
             return
 
@@ -137,19 +150,35 @@ def test_token_requests_from_sync_code_share_one_keep_alive_connection(scripted:
     assert server.connections == 1
 
 
-def test_token_requests_from_async_code_share_the_same_connection(scripted: Any) -> None:
+def test_token_requests_from_other_threads_share_the_kept_connection(scripted: Any) -> None:
+    # As ASGI requests do: each refresh runs in a worker thread (``_sdk.arefresh``).
     server = scripted()
     core = core_at(server)
+    refresh_at(core)
 
-    async def from_another_loop() -> list[Any]:
-        call = core.fetchTokenByRefreshToken
-        return [await _sdk._arun(call, "app", "secret", "refresh-1", API) for _ in range(3)]
+    for _ in range(3):
+        worker = threading.Thread(target=refresh_at, args=(core,))
+        worker.start()
+        worker.join()
+
+    assert len(server.requests) == 4
+    assert server.connections == 1
+
+
+def test_requests_at_once_each_take_a_connection_and_all_are_kept(scripted: Any) -> None:
+    server = scripted("hang-briefly", "hang-briefly")
+    core = core_at(server)
+    workers = [threading.Thread(target=refresh_at, args=(core,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
     refresh_at(core)
-    answers = asyncio.run(from_another_loop())
+    refresh_at(core)
 
-    assert [answer.access_token for answer in answers] == ["access-1"] * 3
-    assert server.connections == 1
+    assert len(server.requests) == 4
+    assert server.connections == 2
 
 
 def test_a_token_request_on_a_connection_the_provider_drops_is_not_sent_again(
@@ -170,7 +199,7 @@ def test_a_token_request_on_a_connection_the_provider_drops_is_not_sent_again(
 
 
 def test_a_get_on_a_connection_the_provider_drops_is_sent_again_once(scripted: Any) -> None:
-    # Idempotent: aiohttp retries it on a new connection (discovery, keys, userinfo).
+    # Idempotent: sent once more on a new connection (discovery, keys, userinfo).
     server = scripted("ok", "drop", "ok")
     _http.fetch_json(f"{server.url}/oidc/me")
 
@@ -203,16 +232,16 @@ django.setup()
 from logto_auth import _http
 _http.fetch_json(sys.argv[1])
 _http.fetch_json(sys.argv[1])  # the same connection
-pid = os.fork()  # closes the parent's connections first
+pid = os.fork()  # closes the parent's kept connection first
 _http.fetch_json(sys.argv[1])  # each process on a connection of its own
 if pid == 0:
-    sys.exit(0)  # the child closes its session at exit
+    sys.exit(0)  # the child closes its connection at exit
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def test_a_forked_process_makes_its_own_session_and_both_exit_without_warnings(
+def test_a_forked_process_makes_its_own_connection_and_both_exit_without_warnings(
     scripted: Any,
 ) -> None:
     server = scripted()
@@ -224,28 +253,47 @@ def test_a_forked_process_makes_its_own_session_and_both_exit_without_warnings(
     )
 
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stderr == b""  # no "Unclosed client session", no ResourceWarning
+    assert done.stderr == b""  # no ResourceWarning
     assert len(server.requests) == 4
     assert server.connections == 3  # parent before the fork, parent after, child
 
 
-def test_closing_the_pool_closes_its_session_without_warnings(scripted: Any) -> None:
+def test_an_answer_that_trickles_in_is_bounded_by_the_timeout(scripted: Any, settings: Any) -> None:
+    # Each read waits for what is left of the timeout, not for a timeout of its own.
+    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.5}
+    server = scripted("trickle", "ok")
+    core = core_at(server)
+
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="did not answer in time"):
+        refresh_at(core)
+
+    assert time.monotonic() - started < 1.5
+    assert refresh_at(core).access_token == "access-1"
+    assert server.connections == 2
+
+
+def test_an_answer_too_large_is_refused_and_its_connection_not_kept(scripted: Any) -> None:
+    server = scripted("huge", "ok")
+
+    with pytest.raises(ProviderError, match="too large"):
+        _http.fetch_json(f"{server.url}/oidc/jwks")
+
+    assert _http.fetch_json(f"{server.url}/oidc/jwks")["sub"] == "alice0k7x2qm"
+    assert server.connections == 2
+
+
+def test_closing_the_pool_closes_its_connections_without_warnings(scripted: Any) -> None:
     server = scripted()
-    pool = _http._Pool()
+    _http.fetch_json(f"{server.url}/oidc/me")
 
-    async def session_in_use() -> Any:
-        session = pool.session()
-        assert session is not None
-        async with session.get(f"{server.url}/oidc/me") as response:
-            await response.read()
-        return session
-
-    session = pool.run(session_in_use())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        pool.close()
+        _http.pool.close()
+        gc.collect()
 
-    assert session.closed
+    assert _http.fetch_json(f"{server.url}/oidc/me")["sub"] == "alice0k7x2qm"
+    assert server.connections == 2  # the closed one was not used again
 
 
 # Against the dev provider: connections counted where they arrive

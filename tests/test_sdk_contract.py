@@ -6,9 +6,8 @@ on the shared ``OidcCore``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-import os
+import json
 import threading
 import urllib.parse
 from typing import Any
@@ -21,7 +20,7 @@ from logto.models.response import TokenResponse
 from logto.OidcCore import OidcCore
 
 from logto_auth import _sdk as sdk
-from logto_auth.exceptions import InvalidToken, ProviderUnavailable
+from logto_auth.exceptions import InvalidToken
 from logto_auth.storage import DictStorage
 from tests import forged
 
@@ -149,46 +148,40 @@ def test_a_token_within_the_margin_of_its_expiry_is_expired_for_the_sdk_and_for_
     assert sdk.stored_access_token(storage, API) is None
 
 
-# The bridge from sync code: one event loop thread per process
+# Running the SDK: its coroutines end in the calling thread, with no event loop
 
 
-def where() -> tuple[threading.Thread, asyncio.AbstractEventLoop]:
-    async def here() -> tuple[threading.Thread, asyncio.AbstractEventLoop]:
-        return threading.current_thread(), asyncio.get_running_loop()
+def test_an_sdk_call_runs_in_the_calling_thread_with_no_event_loop_of_its_own() -> None:
+    async def where() -> tuple[threading.Thread, Any]:
+        return threading.current_thread(), asyncio._get_running_loop()
 
-    return sdk._run(here)
-
-
-def test_sync_calls_share_one_sdk_loop_and_thread_instead_of_making_their_own() -> None:
     before = threading.active_count()
 
-    first, second, third = where(), where(), where()
-
-    assert first == second == third
-    assert first[0] is not threading.current_thread()
-    assert first[0].name == "logto-sdk"
-    assert threading.active_count() <= before + 1  # at most the loop's own thread, once
+    assert sdk._run(where) == (threading.current_thread(), None)
+    assert threading.active_count() == before
 
 
-def test_a_forked_process_starts_its_own_sdk_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    parent = where()
-    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a worker forked after a call
+def test_the_sign_in_url_is_built_without_any_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # signIn is a coroutine that awaits nothing that suspends (the metadata is ours).
+    def no_loop() -> None:
+        raise AssertionError("an event loop was made")
 
-    child = where()
+    monkeypatch.setattr(asyncio, "new_event_loop", no_loop)
+    storage = DictStorage()
 
-    assert child[1] is not parent[1]
-    assert where() == child
+    url = sdk.authorization_url(storage, CALLBACK, None)
+
+    assert url.startswith(f"{forged.ENDPOINT}/oidc/auth?")
+    assert storage.get("signInSession")
 
 
-def test_a_call_on_the_sdk_loop_is_bounded_by_the_timeout(settings: Any) -> None:
-    settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.05}
+def test_an_sdk_coroutine_that_waits_on_a_loop_is_refused_by_name() -> None:
+    # What a new SDK release that awaited real I/O of its own would do: fail in tests.
+    async def waits() -> None:
+        await asyncio.sleep(0)
 
-    async def hang() -> None:
-        await asyncio.sleep(5)
-
-    with pytest.raises(ProviderUnavailable):
-        sdk._run(hang)
-    assert where()  # the loop goes on serving
+    with pytest.raises(RuntimeError, match="waits waited on an event loop"):
+        sdk._run(waits)
 
 
 # The OidcCore methods overridden to send through the pool's keep-alive session
@@ -205,11 +198,12 @@ def test_the_oidc_core_methods_we_override_have_the_shape_we_override(name: str)
 
 
 class Recorder:
-    """Stands for an ``aiohttp.ClientSession``: records each request, answers ``status``."""
+    """Stands for an ``aiohttp.ClientSession`` (the SDK's) and for ``_http.send`` (ours):
+    records each request as (method, URL, form, headers), answers ``status``."""
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.sent: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
 
     def __call__(self) -> Recorder:  # the SDK builds one per request
         return self
@@ -221,7 +215,8 @@ class Recorder:
         return None
 
     def request(self, method: str, url: str, **kwargs: Any) -> Recorder:
-        self.sent.append((method, url, kwargs))
+        form = {name: value for name, value in kwargs.get("data", {}).items() if value is not None}
+        self.sent.append((method, url, form, kwargs.get("headers", {})))
         return self
 
     def post(self, url: str, **kwargs: Any) -> Recorder:
@@ -230,13 +225,22 @@ class Recorder:
     def get(self, url: str, **kwargs: Any) -> Recorder:
         return self.request("GET", url, **kwargs)
 
+    def send(
+        self, method: str, url: str, *, body: bytes | None = None, headers: Any = None
+    ) -> tuple[int, bytes]:
+        form = dict(urllib.parse.parse_qsl(body.decode())) if body is not None else {}
+        self.sent.append((method, url, form, headers or {}))
+        return self.status, (REFUSAL if self.status != 200 else ANSWER).encode()
+
     async def text(self) -> str:
-        return '{"error": "invalid_grant"}'
+        return REFUSAL
 
     async def json(self) -> dict[str, Any]:
-        return {"access_token": "a", "token_type": "Bearer", "expires_in": 60, "sub": "s"}
+        return json.loads(ANSWER)  # type: ignore[no-any-return]
 
 
+REFUSAL = '{"error": "invalid_grant"}'
+ANSWER = '{"access_token": "a", "token_type": "Bearer", "expires_in": 60, "sub": "s"}'
 CALLS = [
     ("fetchTokenByCode", ("app", "secret", CALLBACK, "code-1", "verifier-1")),
     ("fetchTokenByCode", ("app", None, CALLBACK, "code-1", "verifier-1")),
@@ -252,12 +256,7 @@ def sent_by(
 ) -> tuple[list[Any], str]:
     session = Recorder(status)
     monkeypatch.setattr(oidc_core_module.aiohttp, "ClientSession", session)
-
-    @contextlib.asynccontextmanager
-    async def pooled() -> Any:
-        yield session
-
-    monkeypatch.setattr(sdk, "provider_session", pooled)
+    monkeypatch.setattr(sdk, "send", session.send)
     try:
         async_to_sync(getattr(core, name))(*args)
         outcome = "answered"
