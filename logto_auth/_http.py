@@ -141,13 +141,10 @@ class _Pool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: dict[Origin, list[tuple[http.client.HTTPConnection, float]]] = {}
-        self._pid = os.getpid()
 
     def take(self, origin: Origin) -> http.client.HTTPConnection | None:
         """The most recently used idle connection to ``origin`` still open, or ``None``."""
         with self._lock:
-            if self._pid != os.getpid():  # a fork the hook missed: the parent's are not ours
-                self._idle, self._pid = {}, os.getpid()
             idle = self._idle.get(origin, [])
             while idle:
                 connection, since = idle.pop()
@@ -169,6 +166,16 @@ class _Pool:
                     connection.close()
             self._idle = {}
 
+    def start_afresh(self) -> None:
+        """In a forked child: a lock no thread of the parent's may have held at the fork,
+        and no connection of the parent's (closing the child's copy of one leaves the
+        parent's open)."""
+        self._lock = threading.Lock()
+        inherited, self._idle = self._idle, {}
+        for idle in inherited.values():
+            for connection, _since in idle:
+                connection.close()
+
 
 def _open(connection: http.client.HTTPConnection) -> bool:
     """Whether an idle connection is still open: nothing to read on it (the server's close,
@@ -186,7 +193,7 @@ def _open(connection: http.client.HTTPConnection) -> bool:
 pool = _Pool()
 atexit.register(pool.close)
 if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
-    os.register_at_fork(before=pool.close)
+    os.register_at_fork(before=pool.close, after_in_child=pool.start_afresh)
 
 
 @functools.cache
@@ -195,12 +202,12 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _connection(origin: Origin, deadline: float) -> http.client.HTTPConnection:
-    """A new connection to ``origin`` (it connects when it sends, within ``deadline``)."""
+def _connection(origin: Origin) -> http.client.HTTPConnection:
+    """A new connection to ``origin`` (it connects when it first sends)."""
     scheme, host, port = origin
     if scheme == "https":
-        return http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=_tls())
-    return http.client.HTTPConnection(host, port, timeout=_left(deadline))
+        return http.client.HTTPSConnection(host, port, context=_tls())
+    return http.client.HTTPConnection(host, port)
 
 
 def _origin(url: str) -> tuple[Origin, str]:
@@ -231,14 +238,15 @@ def send(
     request = (method, target, body, headers)
     kept = pool.take(origin)
     try:
-        return _exchange(origin, kept or _connection(origin, deadline), request, deadline)
+        return _exchange(origin, kept or _connection(origin), request, deadline)
     except CLOSED_UNDER_US:
         if kept is None or method != "GET":
             raise
     # The server closed the kept connection as we wrote: a GET once more, on a new one.
-    return _exchange(origin, _connection(origin, deadline), request, deadline)
+    return _exchange(origin, _connection(origin), request, deadline)
 
 
+@sensitive_variables()
 def _exchange(
     origin: Origin,
     connection: http.client.HTTPConnection,

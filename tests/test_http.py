@@ -296,6 +296,31 @@ def test_closing_the_pool_closes_its_connections_without_warnings(scripted: Any)
     assert server.connections == 2  # the closed one was not used again
 
 
+def test_a_forked_child_starts_with_no_connection_and_a_free_lock(scripted: Any) -> None:
+    # What os.register_at_fork runs in the child: a thread of the parent's may have held
+    # the pool's lock at the fork, and never releases it in the child.
+    server = scripted()
+    _http.fetch_json(f"{server.url}/oidc/me")
+    held = _http.pool._lock
+    held.acquire()
+    answers: list[Any] = []
+    try:
+        _http.pool.start_afresh()
+        child = threading.Thread(
+            target=lambda: answers.append(_http.fetch_json(f"{server.url}/oidc/me"))
+        )
+        child.start()
+        child.join(timeout=5)
+        waited = child.is_alive()  # for the lock a thread of the parent's holds
+    finally:
+        held.release()
+    child.join()
+
+    assert not waited
+    assert answers[0]["sub"] == "alice0k7x2qm"
+    assert server.connections == 2  # the parent's connection is not the child's
+
+
 # Against the dev provider: connections counted where they arrive
 
 
