@@ -7,7 +7,7 @@ a process of its own) that answers at once, so that only the client's side is me
 - one ``aiohttp`` keep-alive session on an event loop in a thread of its own, which sync
   code waits for (how django-logto sent them before 0.4);
 - django-logto: ``_sdk._run`` on ``_PooledOidcCore``, the coroutine run to its end in the
-  calling thread, on a kept connection (``_http.send``).
+  calling thread, on a kept connection (``_http.send`` over ``_connections``).
 
 Usage: .venv/bin/python bench/bridge.py [ROUNDS] [CALLS]
 """

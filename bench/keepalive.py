@@ -3,7 +3,7 @@ sees: ROUNDS refreshes (a new access token for the API each time, ``_sdk.refresh
 SIGN_INS sign-ins (the callback: the code exchange and its validation) in one process,
 against the dev provider, with its ``/__dev__/connections`` read before and after. With the
 SDK's own ``OidcCore`` every token request opened a connection (an HTTP session per
-request); through the pool (``_http.pool``) one keep-alive connection serves them all.
+request); through the pool (``_connections.pool``) one keep-alive connection serves them all.
 
 Usage: .venv/bin/python bench/keepalive.py [ROUNDS] [SIGN_INS]
 """

@@ -1,8 +1,8 @@
-"""The connection pool (``_http.pool``): every provider call of a process, the SDK's token
-requests included, goes out on the process's kept connections, within
-``LOGTO['TIMEOUT']``, and a token request is never sent twice. The unit tests talk to a
-scripted HTTP server on a local socket; the integration tests count the dev provider's TCP
-connections."""
+"""The connection pool (``_connections.pool``, through ``_http``): every provider call of
+a process, the SDK's token requests included, goes out on the process's kept
+connections, within ``LOGTO['TIMEOUT']``, and a token request is never sent twice. The
+unit tests talk to a scripted HTTP server on a local socket; the integration tests count
+the dev provider's TCP connections."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from logto.models.oidc import OidcProviderMetadata
 
-from logto_auth import _http, _sdk
+from logto_auth import _connections, _http, _sdk
 from logto_auth._provider import provider
 from logto_auth.exceptions import ProviderError, ProviderUnavailable
 from tests.conftest import Site
@@ -289,7 +289,7 @@ def test_closing_the_pool_closes_its_connections_without_warnings(scripted: Any)
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _http.pool.close()
+        _connections.pool.close()
         gc.collect()
 
     assert _http.fetch_json(f"{server.url}/oidc/me")["sub"] == "alice0k7x2qm"
@@ -301,11 +301,11 @@ def test_a_forked_child_starts_with_no_connection_and_a_free_lock(scripted: Any)
     # the pool's lock at the fork, and never releases it in the child.
     server = scripted()
     _http.fetch_json(f"{server.url}/oidc/me")
-    held = _http.pool._lock
+    held = _connections.pool._lock
     held.acquire()
     answers: list[Any] = []
     try:
-        _http.pool.start_afresh()
+        _connections.pool.start_afresh()
         child = threading.Thread(
             target=lambda: answers.append(_http.fetch_json(f"{server.url}/oidc/me"))
         )

@@ -20,7 +20,7 @@ from tests.devprovider import DevProvider
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "logto_auth"
 FLOORS = [
-    {"conf", "exceptions", "models", "_memo"},
+    {"conf", "exceptions", "models", "_memo", "_connections"},
     {
         "_api_users",
         "_sessions",
@@ -123,7 +123,8 @@ def test_a_sign_in_callback_crosses_at_most_thirteen_modules(
     monkeypatch.setattr(views.CallbackView, "get", traced)
     assert wsgi_site.callback(redirect).status_code == 302
 
-    # Nine since the token request goes through the provider's connection pool (_http);
+    # Nine since the token request goes through the provider's connection pool (_http;
+    # its connections, _connections, are ground);
     # ten since the sign-in chooses the current organization (_organizations); twelve since
     # the role mapping (_roles, out of _tokens and backends) and the organization records
     # (_organization_data, out of backends) are modules of their own: the same calls;
