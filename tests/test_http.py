@@ -6,19 +6,28 @@ the dev provider's TCP connections."""
 
 from __future__ import annotations
 
+import datetime
 import gc
+import ipaddress
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from logto.models.oidc import OidcProviderMetadata
 
 from logto_auth import _connections, _http, _sdk
@@ -35,15 +44,17 @@ class ScriptedServer:
     """An HTTP/1.1 server that keeps connections alive and meets each request, in arrival
     order, with the next action of its script: ``ok`` (a 200 JSON answer), ``drop`` (close
     the connection without answering), ``hang`` (never answer), ``trickle`` (the answer a
-    byte every 0.1 s) or ``huge`` (a 2 MB answer)."""
+    byte every 0.1 s) or ``huge`` (a 2 MB answer). With ``tls``, HTTPS."""
 
-    def __init__(self, *script: str) -> None:
+    def __init__(self, *script: str, tls: ssl.SSLContext | None = None) -> None:
         self.script = list(script)
+        self.tls = tls
         self.requests: list[tuple[int, str]] = []  # (connection number, request line)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}"
         self.held: list[socket.socket] = []
         self.connections = 0
         threading.Thread(target=self._accept, daemon=True).start()
@@ -60,6 +71,11 @@ class ScriptedServer:
             threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
     def _serve(self, conn: socket.socket, number: int) -> None:
+        try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+        except OSError:
+            return
         reader = conn.makefile("rb")
         try:
             while True:
@@ -109,8 +125,8 @@ class ScriptedServer:
 def scripted() -> Iterator[Any]:
     servers: list[ScriptedServer] = []
 
-    def start(*script: str) -> ScriptedServer:
-        servers.append(ScriptedServer(*script))
+    def start(*script: str, tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        servers.append(ScriptedServer(*script, tls=tls))
         return servers[-1]
 
     yield start
@@ -319,6 +335,61 @@ def test_a_forked_child_starts_with_no_connection_and_a_free_lock(scripted: Any)
     assert not waited
     assert answers[0]["sub"] == "alice0k7x2qm"
     assert server.connections == 2  # the parent's connection is not the child's
+
+
+def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a new self-signed certificate for 127.0.0.1, and a client
+    context that trusts it (TLS 1.3 on both: its session tickets arrive after the
+    handshake, on the connection that is then kept)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    with tempfile.TemporaryDirectory() as directory:
+        cert_file, key_file = Path(directory, "cert.pem"), Path(directory, "key.pem")
+        cert_file.write_bytes(pem)
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.minimum_version = ssl.TLSVersion.TLSv1_3
+        server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cadata=pem.decode())
+
+
+def test_an_https_connection_is_kept_between_requests(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Logto Cloud and most tenants are HTTPS: what arrives after the handshake (TLS 1.3
+    # session tickets) must not make a kept connection look closed.
+    server_tls, client_tls = tls_pair()
+    server = scripted(tls=server_tls)
+    monkeypatch.setattr(_connections, "_tls", lambda: client_tls)
+    core = core_at(server)
+
+    answers = [refresh_at(core) for _ in range(3)]
+    answers.append(_http.fetch_json(f"{server.url}/oidc/me"))
+
+    assert len(server.requests) == 4
+    assert server.connections == 1
 
 
 # Against the dev provider: connections counted where they arrive
