@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -98,7 +97,7 @@ def main(rounds: int = 5, calls: int = 300) -> dict[str, float]:
     assert server.stdout is not None
     url = server.stdout.readline().decode().strip()
     try:
-        ours = core_at(SimpleNamespace(url=url))  # type: ignore[arg-type]
+        ours = core_at(url)
         plain = OidcCore(ours.metadata)
         loop = LoopThread()
         names = ("client_id", "client_secret", "refresh_token", "resource")

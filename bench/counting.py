@@ -42,15 +42,6 @@ def _counting(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _counting_async(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _add(kind)
-        return await function(*args, **kwargs)
-
-    return wrapper
-
-
 def _pipeline_execute(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import pydantic
@@ -34,6 +34,9 @@ from django.views.decorators.debug import sensitive_variables
 from logto_auth import _connections
 from logto_auth.conf import logto_settings
 from logto_auth.exceptions import LogtoError, ProviderError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def map_error(error: BaseException) -> LogtoError:
     if isinstance(error, urllib.error.HTTPError):
         logger.warning("Provider answered %s for %s", error.code, error.url)
         return ProviderError(_("The sign-in service answered HTTP %(status)s."), status=error.code)
-    if isinstance(error, urllib.error.URLError | OSError):
+    if isinstance(error, OSError):  # urllib's URLError included
         logger.warning("Provider unreachable: %s", error)
         return ProviderUnavailable(_("The sign-in service could not be reached."))
     logger.warning("Unexpected answer from the provider: %r", error)
@@ -69,27 +72,37 @@ PROVIDER_FAILURES = (
 )
 
 
+def _prepared(
+    url: str, data: Mapping[str, str | None] | None, headers: dict[str, str] | None
+) -> tuple[bytes | None, dict[str, str]]:
+    """The body (``data`` as a form, its ``None`` values left out) and headers of a request
+    to ``url``, which must be an HTTP(S) URL."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s"), url=url)
+    if data is None:
+        body = None
+    else:
+        # A public application has no secret: the parameter is left out, not sent as "None".
+        body = urllib.parse.urlencode({k: v for k, v in data.items() if v is not None}).encode()
+    return body, {"Accept": "application/json", **(headers or {})}
+
+
 @sensitive_variables()
 def send(
-    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    method: str,
+    url: str,
+    *,
+    data: Mapping[str, str | None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """One request to the provider within ``LOGTO['TIMEOUT']``: its answer's status and
-    body (``_connections.request``; what it raises, ``map_error`` maps)."""
-    all_headers = {"Accept": "application/json", **(headers or {})}
+    """One request to the provider within ``LOGTO['TIMEOUT']`` (``data``: a form to POST):
+    its answer's status and body (``_connections.request``; what it raises, ``map_error``
+    maps)."""
+    body, all_headers = _prepared(url, data, headers)
     if body is not None:
         all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
     timeout = logto_settings.timeout
     return _connections.request(method, url, timeout=timeout, body=body, headers=all_headers)
-
-
-def _prepared(
-    url: str, data: dict[str, str] | None, headers: dict[str, str] | None
-) -> tuple[bytes | None, dict[str, str]]:
-    """The body and headers of a request to ``url``, which must be an HTTP(S) URL."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ProviderError(_("Refusing to fetch a non-HTTP URL: %(url)s"), url=url)
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    return body, {"Accept": "application/json", **(headers or {})}
 
 
 @sensitive_variables()
@@ -106,10 +119,9 @@ def fetch_json(
 
     With ``expect_json=False`` the body is ignored and ``None`` returned.
     """
-    body, all_headers = _prepared(url, data, headers)
     try:
-        method = "GET" if body is None else "POST"
-        status, answer = send(method, url, body=body, headers=all_headers)
+        method = "GET" if data is None else "POST"
+        status, answer = send(method, url, data=data, headers=headers)
         if not 200 <= status < 300:
             logger.warning("Provider answered %s for %s", status, url)
             raise ProviderError(_("The sign-in service answered HTTP %(status)s."), status=status)

@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import time
-import urllib.parse
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pydantic
@@ -125,13 +124,8 @@ class _PooledOidcCore(OidcCore):  # type: ignore[misc]
     response body) for anything but a 200, so that ``_mapped_errors`` maps alike.
     """
 
-    async def _send(
-        self, method: str, url: str, data: dict[str, str | None] | None = None, **kwargs: Any
-    ) -> Any:
-        # A public application has no secret: the parameter is left out, not sent as "None".
-        form = {name: value for name, value in (data or {}).items() if value is not None}
-        body = urllib.parse.urlencode(form).encode() if data is not None else None
-        status, answer = send(method, url, body=body, **kwargs)
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        status, answer = send(method, url, **kwargs)
         if status != 200:
             raise LogtoException(answer.decode("utf-8", "replace"))
         return json.loads(answer)

@@ -134,8 +134,8 @@ def scripted() -> Iterator[Any]:
         server.close()
 
 
-def core_at(server: ScriptedServer) -> _sdk._PooledOidcCore:
-    origin = server.url
+def core_at(origin: str) -> _sdk._PooledOidcCore:
+    """Our ``OidcCore`` for a provider at ``origin``."""
     return _sdk._PooledOidcCore(
         OidcProviderMetadata(
             issuer=f"{origin}/oidc",
@@ -155,9 +155,20 @@ def refresh_at(core: _sdk._PooledOidcCore) -> Any:
     return _sdk._run(core.fetchTokenByRefreshToken, "app", "secret", "refresh-1", API)
 
 
+def test_a_form_leaves_out_what_it_does_not_have() -> None:
+    # A public application's token request has no client secret: no "client_secret=None".
+    body, headers = _http._prepared(f"{TEST_CLIENT_ORIGIN}/oidc/token", FORM, None)
+
+    assert body == b"grant_type=refresh_token&client_id=app"
+    assert headers == {"Accept": "application/json"}
+
+
+FORM = {"grant_type": "refresh_token", "client_id": "app", "client_secret": None}
+
+
 def test_token_requests_from_sync_code_share_one_keep_alive_connection(scripted: Any) -> None:
     server = scripted()
-    core = core_at(server)
+    core = core_at(server.url)
 
     answers = [refresh_at(core) for _ in range(5)]
 
@@ -169,7 +180,7 @@ def test_token_requests_from_sync_code_share_one_keep_alive_connection(scripted:
 def test_token_requests_from_other_threads_share_the_kept_connection(scripted: Any) -> None:
     # As ASGI requests do: each refresh runs in a worker thread (``_sdk.arefresh``).
     server = scripted()
-    core = core_at(server)
+    core = core_at(server.url)
     refresh_at(core)
 
     for _ in range(3):
@@ -183,7 +194,7 @@ def test_token_requests_from_other_threads_share_the_kept_connection(scripted: A
 
 def test_requests_at_once_each_take_a_connection_and_all_are_kept(scripted: Any) -> None:
     server = scripted("hang-briefly", "hang-briefly")
-    core = core_at(server)
+    core = core_at(server.url)
     workers = [threading.Thread(target=refresh_at, args=(core,)) for _ in range(2)]
     for worker in workers:
         worker.start()
@@ -203,7 +214,7 @@ def test_a_token_request_on_a_connection_the_provider_drops_is_not_sent_again(
     # The provider may have processed it: a replayed code or refresh token could cost the
     # user the grant. It fails like an unreachable provider; the next call reconnects.
     server = scripted("ok", "drop", "ok")
-    core = core_at(server)
+    core = core_at(server.url)
     refresh_at(core)
 
     with pytest.raises(ProviderUnavailable):
@@ -229,7 +240,7 @@ def test_a_provider_silent_on_a_kept_connection_is_bounded_by_the_timeout(
 ) -> None:
     settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.5}
     server = scripted("ok", "hang", "ok")
-    core = core_at(server)
+    core = core_at(server.url)
     refresh_at(core)
 
     started = time.monotonic()
@@ -278,7 +289,7 @@ def test_an_answer_that_trickles_in_is_bounded_by_the_timeout(scripted: Any, set
     # Each read waits for what is left of the timeout, not for a timeout of its own.
     settings.LOGTO = {**settings.LOGTO, "TIMEOUT": 0.5}
     server = scripted("trickle", "ok")
-    core = core_at(server)
+    core = core_at(server.url)
 
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="did not answer in time"):
@@ -383,7 +394,7 @@ def test_an_https_connection_is_kept_between_requests(
     server_tls, client_tls = tls_pair()
     server = scripted(tls=server_tls)
     monkeypatch.setattr(_connections, "_tls", lambda: client_tls)
-    core = core_at(server)
+    core = core_at(server.url)
 
     answers = [refresh_at(core) for _ in range(3)]
     answers.append(_http.fetch_json(f"{server.url}/oidc/me"))
